@@ -1,0 +1,77 @@
+"""The gateway's HTTP API. Each route: authenticate, call the owning service by RPC, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eventlet
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
+from werkzeug.wrappers import Request, Response
+
+from congress import __version__
+from gateway.auth import Principal, TokenBook, require
+from gateway.http import ServiceUnavailable, api, json_response, read_json
+
+RPC_TIMEOUT = 10.0
+BACKENDS = ("sections", "voting", "secretariat")
+
+
+def call(method: Any, *args: Any, timeout: float = RPC_TIMEOUT) -> Any:
+    """nameko 2 RPC has no timeout of its own: bound every call."""
+    try:
+        with eventlet.Timeout(timeout):
+            return method(*args)
+    except eventlet.Timeout:
+        raise ServiceUnavailable(f"{method.service_name} did not answer within {timeout:.0f}s") from None
+    except UnknownService:
+        raise ServiceUnavailable(f"{method.service_name} is not running") from None
+
+
+class GatewayService:
+    name = "gateway"
+
+    sections = RpcProxy("sections")
+    voting = RpcProxy("voting")
+    secretariat = RpcProxy("secretariat")
+
+    tokens = TokenBook.from_environment()
+
+    def _principal(self, request: Request) -> Principal:
+        return self.tokens.authenticate(request.headers.get("Authorization"))
+
+    @api("GET", "/health")
+    def health(self, request: Request) -> Response:
+        services = {}
+        for backend in BACKENDS:
+            try:
+                call(getattr(self, backend).ping, timeout=3.0)
+                services[backend] = "ok"
+            except ServiceUnavailable as exc:
+                services[backend] = str(exc)
+        healthy = all(state == "ok" for state in services.values())
+        return json_response(
+            {"status": "ok" if healthy else "degraded", "version": __version__, "services": services},
+            200 if healthy else 503,
+        )
+
+    @api("POST", "/api/v1/sections")
+    def register_section(self, request: Request) -> Response:
+        require(self._principal(request), "admin")
+        section = call(self.sections.register_section, read_json(request))
+        return json_response(section, 201, {"Location": f"/api/v1/sections/{section['code']}"})
+
+    @api("GET", "/api/v1/sections")
+    def list_sections(self, request: Request) -> Response:
+        self._principal(request)
+        return json_response({"sections": call(self.sections.list_sections)})
+
+    @api("GET", "/api/v1/sections/<string:code>")
+    def get_section(self, request: Request, code: str) -> Response:
+        self._principal(request)
+        return json_response(call(self.sections.get_section, code))
+
+    @api("GET", "/api/v1/notifications")
+    def centre_notifications(self, request: Request) -> Response:
+        require(self._principal(request), "admin", "secretariat")
+        return json_response({"notifications": call(self.secretariat.list_notifications, "centre")})

@@ -1,0 +1,1 @@
+"""The secretariat service: keeps the Centre, sections and delegates informed."""

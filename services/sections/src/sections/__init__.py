@@ -1,0 +1,1 @@
+"""The sections service: the registry of the organisation's national sections."""

@@ -1,0 +1,6 @@
+from alembic import context
+
+from congress.messaging.migrations import run_env
+from sections.adapters.orm import metadata
+
+run_env(context, metadata)

@@ -1,0 +1,1 @@
+"""The voting service: congresses, bodies, accreditation, motions, ballots and elections."""

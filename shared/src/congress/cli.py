@@ -1,0 +1,31 @@
+"""`congress`: the admin command line. Offline counting and admin commands arrive with their issues."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from congress import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="congress",
+        description="Admin command line of the congress platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"congress {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The whole stack as local processes: what `make run` starts and what end-to-end tests drive.
+
+    python -m congress.devstack      check RabbitMQ, start the four services, print the gateway
+                                      URL and admin token, stop them all on Ctrl-C
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from congress.launcher import SERVICES, amqp_uri
+
+BIN = Path(sys.executable).parent
+
+
+class LocalStack:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        log_dir: Path | str = "var/log",
+        services: tuple[str, ...] = SERVICES,
+    ) -> None:
+        self.env = {**os.environ, **(env or {})}
+        self.env.setdefault("GATEWAY_PORT", "8000")
+        self.log_dir = Path(log_dir)
+        self.services = services
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['GATEWAY_PORT']}"
+
+    def start(self, service: str | None = None, env: dict[str, str] | None = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in [service] if service else self.services:
+            log = open(self.log_dir / f"{name}.log", "ab")
+            self.processes[name] = subprocess.Popen(
+                [str(BIN / "congress-service"), "run", name],
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir / (name + '.log')}")
+            try:
+                with urllib.request.urlopen(self.gateway_url + "/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            except urllib.error.HTTPError as exc:
+                last = exc.read().decode(errors="replace")
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.3)
+        raise TimeoutError(f"the stack did not become healthy in {timeout:.0f}s: {last}")
+
+    def stop(self, service: str | None = None, sig: int = signal.SIGTERM) -> None:
+        names = [service] if service else list(self.processes)
+        for name in names:
+            process = self.processes[name]
+            if process.poll() is None:
+                process.send_signal(sig)
+        for name in names:
+            process = self.processes.pop(name)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def broker_reachable(uri: str) -> str | None:
+    """None if RabbitMQ answers at `uri`, else why not."""
+    from kombu import Connection
+
+    try:
+        with Connection(uri, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def main() -> int:
+    uri = amqp_uri()
+    problem = broker_reachable(uri)
+    if problem:
+        print(f"make run: RabbitMQ is not reachable at {uri} ({problem}); start it or set AMQP_URI", file=sys.stderr)
+        return 1
+    token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    stack = LocalStack(env={"ADMIN_TOKEN": token})
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stack.start()
+    try:
+        stack.wait_healthy(timeout=120)
+        print(f"congress is running: {stack.gateway_url}  (logs in {stack.log_dir}/)")
+        print(f"admin token: {token}")
+        print("Ctrl-C stops every service.")
+        while not stopping:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    log = stack.log_dir / f"{name}.log"
+                    print(f"{name} exited with {process.returncode}; see {log}", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping…")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

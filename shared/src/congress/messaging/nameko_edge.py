@@ -1,0 +1,215 @@
+"""The only place the messaging kit meets nameko: the Store dependency (which also runs the
+outbox relay), the `subscribe` entrypoint and the `idempotent` handler decorator."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import eventlet
+import sqlalchemy as sa
+from eventlet.queue import Empty, LightQueue
+from kombu import Connection, Producer
+from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import deserialize_to_instance
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+from sqlalchemy.orm import sessionmaker
+
+from congress.contract import EnvelopeSchema
+from congress.errors import ALL_ERRORS
+from congress.messaging import topology
+from congress.messaging.relay import EventPublisher, OutboxRelay
+from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine
+
+log = logging.getLogger(__name__)
+
+# Domain errors raised in one service arrive in the caller as the same class, fields intact.
+for _error in ALL_ERRORS:
+    deserialize_to_instance(_error)
+
+
+def heartbeat_path(service: str) -> Path:
+    return Path(os.environ.get("CONGRESS_HEARTBEAT_DIR", "/tmp")) / f"congress-{service}.heartbeat"
+
+
+class StoreAccess:
+    """What a worker sees as `self.store`."""
+
+    def __init__(self, provider: Store, correlation_id: str | None) -> None:
+        self._provider = provider
+        self.correlation_id = correlation_id
+        self.engine = provider.engine
+
+    def unit_of_work(self, correlation_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(
+            self._provider.sessions,
+            producer=self._provider.container.service_name,
+            correlation_id=correlation_id or self.correlation_id,
+            on_commit=self._provider.wake_relay,
+        )
+
+    def session(self) -> Any:
+        """A read-only session for queries (rolled back on close)."""
+        return self._provider.sessions()
+
+
+class Store(DependencyProvider):
+    """The service's database, its outbox relay and a heartbeat for container health checks."""
+
+    def __init__(self, poll_interval: float = 0.5, heartbeat_interval: float = 5.0) -> None:
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self._running = False
+        self._wake: LightQueue = LightQueue(maxsize=1)
+
+    def setup(self) -> None:
+        service = self.container.service_name
+        url = self.container.config.get("DATABASE_URL") or database_url(service)
+        self.engine = make_engine(url)
+        if is_postgres(self.engine):
+            from psycogreen.eventlet import patch_psycopg
+
+            patch_psycopg()  # psycopg2 waits cooperatively instead of blocking every greenthread
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        amqp_uri = self.container.config.get("EVENTS_AMQP_URI") or self.container.config["AMQP_URI"]
+        self.relay = OutboxRelay(self.engine, EventPublisher(amqp_uri, service))
+
+    def start(self) -> None:
+        self._running = True
+        self.container.spawn_managed_thread(self._relay_forever)
+        self.container.spawn_managed_thread(self._heartbeat_forever)
+
+    def stop(self) -> None:
+        self._running = False
+        self.wake_relay()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> StoreAccess:
+        return StoreAccess(self, worker_ctx.data.get("correlation_id"))
+
+    def wake_relay(self) -> None:
+        try:
+            self._wake.put_nowait(True)
+        except eventlet.queue.Full:
+            pass  # a wake-up is already pending
+
+    def _relay_forever(self) -> None:
+        backoff = self.poll_interval
+        while self._running:
+            try:
+                sent = self.relay.relay_pending()
+                if sent:
+                    log.info("relay: published %d event(s)", sent)
+                wait, backoff = self.poll_interval, self.poll_interval
+            except Exception as exc:  # broker or database away: keep the events, try again
+                log.warning("relay: cannot publish yet (%s); retrying in %.1fs", exc, backoff)
+                wait, backoff = backoff, min(backoff * 2, 10.0)
+            try:
+                self._wake.get(timeout=wait)
+            except Empty:
+                pass
+        self.relay.publisher.close()
+
+    def _heartbeat_forever(self) -> None:
+        path = heartbeat_path(self.container.service_name)
+        while self._running:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                path.write_text(str(time.time()))
+            except Exception as exc:
+                log.warning("heartbeat: database unreachable (%s)", exc)
+            eventlet.sleep(self.heartbeat_interval)
+
+
+class Subscriber(EventHandler):
+    """nameko's event handler with the platform's rules.
+
+    Its queue is the one `topology` lists (so producers pre-declare it), the method must be
+    `@idempotent`, the message is acked only after the method returned (its unit of work has
+    committed by then), a failure is retried once, and a second failure moves the message to
+    the dead-letter queue with the error instead of dropping it.
+    """
+
+    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
+        super().__init__(source_service, event_type, handler_type=SERVICE_POOL, **kwargs)
+
+    def setup(self) -> None:
+        subscription = topology.find(self.container.service_name, self.source_service, self.event_type)
+        method = getattr(self.container.service_cls, self.method_name)
+        if not getattr(method, "__congress_idempotent__", False):
+            raise TypeError(f"{self.method_name} subscribes to events but is not @idempotent")
+        self.queue = topology.queue_for(subscription)
+        Consumer.setup(self)
+
+    def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+        elif not message.delivery_info.get("redelivered"):
+            self.queue_consumer.requeue_message(message)
+        else:
+            try:
+                self._dead_letter(message, exc_info)
+            except Exception:
+                log.exception("could not dead-letter a failed event; requeueing it")
+                self.queue_consumer.requeue_message(message)
+            else:
+                self.queue_consumer.ack_message(message)
+
+    def _dead_letter(self, message: Any, exc_info: Any) -> None:
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        with Connection(self.container.config["AMQP_URI"], transport_options={"confirm_publish": True}) as conn:
+            queue = topology.dead_letter_queue()
+            queue(conn.default_channel).declare()
+            Producer(conn.default_channel).publish(
+                message.body,
+                exchange=queue.exchange,
+                routing_key=self.queue.name,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                headers={
+                    "x-error": error,
+                    "x-consumer": f"{self.container.service_name}.{self.method_name}",
+                    "x-queue": self.queue.name,
+                    "x-failed-at": time.time(),
+                },
+                retry=False,
+            )
+        log.error("event dead-lettered from %s: %s", self.queue.name, error)
+
+
+subscribe = Subscriber.decorator
+
+
+def idempotent(handler: Callable[..., Any]) -> Callable[[Any, dict[str, Any]], Any]:
+    """Run an event handler once per event: `handler(self, uow, event)`.
+
+    The envelope is validated against the contract, the event id is claimed in the same unit
+    of work as the handler's effect, and the unit of work commits before the message is acked.
+    The service must have its Store as `self.store`.
+    """
+
+    @functools.wraps(handler)
+    def run_once(self: Any, payload: dict[str, Any]) -> Any:
+        event = EnvelopeSchema().load(payload)
+        consumer = f"{self.name}.{handler.__name__}"
+        with self.store.unit_of_work(correlation_id=event.correlation_id) as uow:
+            if not uow.claim(event.event_id, consumer):
+                log.info("%s: event %s already processed; skipped", consumer, event.event_id)
+                return None
+            result = handler(self, uow, event)
+            uow.commit()
+            return result
+
+    run_once.__congress_idempotent__ = True  # type: ignore[attr-defined]
+    return run_once

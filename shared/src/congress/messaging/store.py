@@ -1,0 +1,141 @@
+"""A service's store: its SQLAlchemy engine and the unit of work that commits a state change
+together with the events it causes (the transactional outbox) and the events it has consumed
+(the inbox)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from congress.contract import Envelope, new_envelope
+from congress.messaging.tables import messaging_tables
+
+log = logging.getLogger(__name__)
+
+_TABLES = sa.MetaData()
+OUTBOX, PROCESSED_EVENTS = messaging_tables(_TABLES)
+
+
+def make_engine(url: str) -> sa.Engine:
+    """PostgreSQL for real deployments; an SQLite file for a newcomer's first `make run`."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets the relay read while a handler writes; FKs are off by default in SQLite.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def is_postgres(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def database_url(service: str, var_dir: str | None = None) -> str:
+    """`<SERVICE>_DATABASE_URL`, else `DATABASE_URL`, else an SQLite file under var/."""
+    url = os.environ.get(f"{service.upper()}_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    base = Path(var_dir or os.environ.get("CONGRESS_VAR_DIR") or "var").resolve()
+    return f"sqlite:///{base / f'{service}.sqlite'}"
+
+
+class UnitOfWork:
+    """One transaction: the domain's changes, the events they cause, and consumed event ids.
+
+    Nothing is written unless `commit()` is called; leaving the block without it rolls back.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        producer: str,
+        correlation_id: str | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.producer = producer
+        self.correlation_id = correlation_id
+        self._on_commit = on_commit
+        self.session: Session
+        self.events: list[Envelope] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.events = []
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, event_type: str, data: dict[str, Any]) -> Envelope:
+        """Record an event in the outbox; it is published only if this unit of work commits."""
+        envelope = new_envelope(event_type, data, self.producer, self.correlation_id)
+        self.session.execute(
+            OUTBOX.insert().values(
+                event_id=envelope.event_id,
+                type=envelope.type,
+                version=envelope.version,
+                correlation_id=envelope.correlation_id,
+                occurred_at=envelope.occurred_at,
+                envelope=envelope.to_wire(),
+            )
+        )
+        self.events.append(envelope)
+        return envelope
+
+    def claim(self, event_id: str, consumer: str) -> bool:
+        """Mark an event as processed by `consumer`; False if it already was (a redelivery).
+
+        Call it first in the unit of work: on a duplicate the whole transaction is discarded.
+        Two replicas racing on one event serialise on the primary key; the loser gets False.
+        """
+        try:
+            self.session.execute(
+                PROCESSED_EVENTS.insert().values(
+                    consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)
+                )
+            )
+            self.session.flush()
+        except IntegrityError:
+            self.session.rollback()
+            return False
+        return True
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self.events and self._on_commit is not None:
+            self._on_commit()
+        self.events = []
+
+
+def read_outbox(
+    engine: sa.Engine, after: int = 0, limit: int = 100, types: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The producer's event log from `after` on: what a late subscriber replays."""
+    query = sa.select(OUTBOX.c.position, OUTBOX.c.envelope).where(OUTBOX.c.position > after)
+    if types:
+        query = query.where(OUTBOX.c.type.in_(types))
+    query = query.order_by(OUTBOX.c.position).limit(limit)
+    with engine.connect() as conn:
+        return [{"position": row.position, "event": row.envelope} for row in conn.execute(query)]
