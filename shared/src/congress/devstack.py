@@ -27,8 +27,10 @@ class LocalStack:
         env: dict[str, str] | None = None,
         log_dir: Path | str = "var/log",
         services: tuple[str, ...] = SERVICES,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
+        self.service_env = service_env or {}
         self.env.setdefault("GATEWAY_PORT", "8000")
         self.log_dir = Path(log_dir)
         self.services = services
@@ -38,13 +40,13 @@ class LocalStack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.env['GATEWAY_PORT']}"
 
-    def start(self, service: str | None = None, env: dict[str, str] | None = None) -> None:
+    def start(self, service: str | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in [service] if service else self.services:
             log = open(self.log_dir / f"{name}.log", "ab")
             self.processes[name] = subprocess.Popen(
                 [str(BIN / "congress-service"), "run", name],
-                env={**self.env, **(env or {})},
+                env={**self.env, **self.service_env.get(name, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

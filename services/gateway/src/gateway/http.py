@@ -21,6 +21,7 @@ from congress.errors import (
     NotAuthenticated,
     NotFound,
 )
+from congress.rpc import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,6 @@ STATUS: dict[type[CongressError], int] = {
     NotFound: 404,
     Conflict: 409,
 }
-
-
-class ServiceUnavailable(Exception):
-    """A service behind the gateway did not answer in time."""
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import eventlet
-from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from congress import __version__
+from congress.rpc import ServiceUnavailable, call
 from gateway.auth import Principal, TokenBook, require
-from gateway.http import ServiceUnavailable, api, json_response, read_json
+from gateway.http import api, json_response, read_json
 
-RPC_TIMEOUT = 10.0
 BACKENDS = ("sections", "voting", "secretariat")
-
-
-def call(method: Any, *args: Any, timeout: float = RPC_TIMEOUT) -> Any:
-    """nameko 2 RPC has no timeout of its own: bound every call."""
-    try:
-        with eventlet.Timeout(timeout):
-            return method(*args)
-    except eventlet.Timeout:
-        raise ServiceUnavailable(f"{method.service_name} did not answer within {timeout:.0f}s") from None
-    except UnknownService:
-        raise ServiceUnavailable(f"{method.service_name} is not running") from None
 
 
 class GatewayService:

@@ -17,23 +17,17 @@ import sqlalchemy as sa
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
 from nameko.events import SERVICE_POOL, EventHandler
-from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 from sqlalchemy.orm import sessionmaker
 
+import congress.rpc  # noqa: F401  (domain errors cross RPC intact)
 from congress.contract import EnvelopeSchema
-from congress.errors import ALL_ERRORS
 from congress.messaging import topology
 from congress.messaging.relay import EventPublisher, OutboxRelay
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine
 
 log = logging.getLogger(__name__)
-
-# Domain errors raised in one service arrive in the caller as the same class, fields intact.
-for _error in ALL_ERRORS:
-    deserialize_to_instance(_error)
-
 
 def heartbeat_path(service: str) -> Path:
     return Path(os.environ.get("CONGRESS_HEARTBEAT_DIR", "/tmp")) / f"congress-{service}.heartbeat"
