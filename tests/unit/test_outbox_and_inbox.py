@@ -112,3 +112,33 @@ def test_with_the_broker_unreachable_the_relay_keeps_every_event(engine: sa.Engi
     relay = OutboxRelay(engine, EventPublisher(amqp_uri, "sections"))
     assert relay.relay_pending() == 1
     relay.publisher.close()
+
+
+def test_outbox_positions_follow_commit_order(engine: sa.Engine) -> None:
+    """A writer that emits later waits for an earlier one to commit, so position order is commit
+    order and a replay "after position N" cannot miss a transaction that committed late."""
+    import threading
+    import time
+
+    first = unit_of_work(engine).__enter__()
+    first.emit("section.registered", section("first"))
+    second_done = threading.Event()
+
+    def second_writer() -> None:
+        with unit_of_work(engine) as uow:
+            uow.emit("section.registered", section("second"))
+            uow.commit()
+        second_done.set()
+
+    writer = threading.Thread(target=second_writer)
+    writer.start()
+    time.sleep(0.5)
+    waited = not second_done.is_set()
+    first.commit()
+    first.__exit__(None, None, None)
+    writer.join(timeout=30)
+
+    assert second_done.is_set()
+    assert [row.envelope["data"]["code"] for row in outbox_rows(engine)] == ["first", "second"]
+    if engine.dialect.name == "postgresql":
+        assert waited  # on SQLite the single writer lock gives the same order

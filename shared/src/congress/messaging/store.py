@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 _TABLES = sa.MetaData()
 OUTBOX, PROCESSED_EVENTS = messaging_tables(_TABLES)
+
+# Writers of the outbox take this transaction lock at their first event, so positions are handed
+# out in commit order and a reader of the log "after position N" never misses a late commit.
+OUTBOX_WRITE_LOCK = zlib.crc32(b"congress-outbox-writers")
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -89,8 +94,13 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event_type: str, data: dict[str, Any]) -> Envelope:
-        """Record an event in the outbox; it is published only if this unit of work commits."""
+        """Record an event in the outbox; it is published only if this unit of work commits.
+
+        Emit last, just before commit: from the first event on, other writers of events wait.
+        """
         envelope = new_envelope(event_type, data, self.producer, self.correlation_id)
+        if not self.events and self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_WRITE_LOCK)))
         self.session.execute(
             OUTBOX.insert().values(
                 event_id=envelope.event_id,
@@ -119,6 +129,7 @@ class UnitOfWork:
             self.session.flush()
         except IntegrityError:
             self.session.rollback()
+            self.events = []
             return False
         return True
 
