@@ -51,6 +51,12 @@ def test_registered_section_is_readable_and_reaches_every_service(stack: Stack, 
     assert envelope.correlation_id == created.headers["X-Correlation-Id"]
     assert set(event) == {"event_id", "type", "version", "occurred_at", "producer", "correlation_id", "data"}
 
+    # One request, followed through every service's structured log by its correlation id.
+    for service in ("sections", "voting", "secretariat"):
+        lines = (stack.processes.log_dir / f"{service}.log").read_text().splitlines()
+        traced = [json.loads(line) for line in lines if envelope.correlation_id in line]
+        assert traced and all(entry["correlation_id"] == envelope.correlation_id for entry in traced), service
+
 
 def test_unknown_section_is_404_with_the_error_shape(stack: Stack) -> None:
     answer = stack.api("GET", "/api/v1/sections/nowhere")

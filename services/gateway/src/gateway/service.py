@@ -6,6 +6,7 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from congress import __version__
+from congress.messaging.nameko_edge import LogContext
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import Principal, TokenBook, require
 from gateway.http import api, json_response, read_json
@@ -19,6 +20,7 @@ class GatewayService:
     sections = RpcProxy("sections")
     voting = RpcProxy("voting")
     secretariat = RpcProxy("secretariat")
+    log_context = LogContext()
 
     tokens = TokenBook.from_environment()
 

@@ -7,7 +7,7 @@ from typing import Any
 from nameko.rpc import rpc
 
 from congress.contract import Envelope
-from congress.messaging.nameko_edge import Store, idempotent, subscribe
+from congress.messaging.nameko_edge import LogContext, Store, idempotent, subscribe
 from congress.messaging.store import UnitOfWork
 from secretariat import handlers
 from secretariat.domain.notices import CENTRE
@@ -17,6 +17,7 @@ class SecretariatService:
     name = "secretariat"
 
     store = Store()
+    log_context = LogContext()
 
     @rpc
     def ping(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from sections.adapters import orm  # noqa: F401  (maps the domain classes)
 from sections.domain import registry
 from sections.domain.registry import Section
 from sections.schemas import SectionRegistration, SectionView, load
+
+log = logging.getLogger(__name__)
 
 
 def register_section(store: Any, payload: Any) -> dict[str, Any]:
@@ -30,6 +33,7 @@ def register_section(store: Any, payload: Any) -> dict[str, Any]:
                 f"a section with code {section.code!r} is already registered",
                 {"code": ["already registered"]},
             ) from None
+    log.info("registered section %s (%s)", section.code, section.country)
     return view
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from congress.messaging.nameko_edge import Store
+from congress.messaging.nameko_edge import LogContext, Store
 from congress.messaging.store import read_outbox
 from sections import handlers
 
@@ -15,6 +15,7 @@ class SectionsService:
     name = "sections"
 
     store = Store()
+    log_context = LogContext()
 
     @rpc
     def ping(self) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from nameko.rpc import rpc
 
 from congress.contract import Envelope
-from congress.messaging.nameko_edge import Store, idempotent, subscribe
+from congress.messaging.nameko_edge import LogContext, Store, idempotent, subscribe
 from congress.messaging.store import UnitOfWork, read_outbox
 from voting import handlers
 
@@ -16,6 +16,7 @@ class VotingService:
     name = "voting"
 
     store = Store()
+    log_context = LogContext()
 
     @rpc
     def ping(self) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 import congress.rpc  # noqa: F401  (domain errors cross RPC intact)
 from congress.contract import EnvelopeSchema
+from congress.logs import set_correlation_id
 from congress.messaging import topology
 from congress.messaging.relay import EventPublisher, OutboxRelay
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine
@@ -52,6 +53,16 @@ class StoreAccess:
     def session(self) -> Any:
         """A read-only session for queries (rolled back on close)."""
         return self._provider.sessions()
+
+
+class LogContext(DependencyProvider):
+    """Puts the worker's correlation id on every log line it writes."""
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        set_correlation_id(worker_ctx.data.get("correlation_id"))
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        set_correlation_id(None)
 
 
 class Store(DependencyProvider):
@@ -196,6 +207,7 @@ def idempotent(handler: Callable[..., Any]) -> Callable[[Any, dict[str, Any]], A
     @functools.wraps(handler)
     def run_once(self: Any, payload: dict[str, Any]) -> Any:
         event = EnvelopeSchema().load(payload)
+        set_correlation_id(event.correlation_id)
         consumer = f"{self.name}.{handler.__name__}"
         with self.store.unit_of_work(correlation_id=event.correlation_id) as uow:
             if not uow.claim(event.event_id, consumer):
@@ -203,7 +215,8 @@ def idempotent(handler: Callable[..., Any]) -> Callable[[Any, dict[str, Any]], A
                 return None
             result = handler(self, uow, event)
             uow.commit()
-            return result
+        log.info("%s applied %s %s", consumer, event.type, event.event_id)
+        return result
 
     run_once.__congress_idempotent__ = True  # type: ignore[attr-defined]
     return run_once
