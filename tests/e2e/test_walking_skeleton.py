@@ -58,6 +58,12 @@ def test_registered_section_is_readable_and_reaches_every_service(stack: Stack, 
         assert traced and all(entry["correlation_id"] == envelope.correlation_id for entry in traced), service
 
 
+def test_the_gateway_publishes_the_event_contract(stack: Stack) -> None:
+    document = stack.api("GET", "/api/asyncapi.json", token=None).json()
+
+    assert "section.registered.v1" in document["components"]["messages"]
+
+
 def test_unknown_section_is_404_with_the_error_shape(stack: Stack) -> None:
     answer = stack.api("GET", "/api/v1/sections/nowhere")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from congress import __version__
@@ -14,7 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Admin command line of the congress platform.",
     )
     parser.add_argument("--version", action="version", version=f"congress {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    contract = commands.add_parser("contract", help="the published event contract")
+    contract.add_argument("format", choices=["asyncapi"], help="print the AsyncAPI 3.0 document (JSON)")
     return parser
 
 
@@ -24,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "contract":
+        from congress.contract.asyncapi import asyncapi_document
+
+        json.dump(asyncapi_document(), sys.stdout, indent=2)
+        print()
     return 0
 
 

@@ -6,6 +6,7 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from congress import __version__
+from congress.contract.asyncapi import asyncapi_document
 from congress.messaging.nameko_edge import LogContext
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import Principal, TokenBook, require
@@ -41,6 +42,10 @@ class GatewayService:
             {"status": "ok" if healthy else "degraded", "version": __version__, "services": services},
             200 if healthy else 503,
         )
+
+    @api("GET", "/api/asyncapi.json")
+    def asyncapi(self, request: Request) -> Response:
+        return json_response(asyncapi_document())
 
     @api("POST", "/api/v1/sections")
     def register_section(self, request: Request) -> Response:
