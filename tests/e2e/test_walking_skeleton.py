@@ -64,6 +64,26 @@ def test_the_gateway_publishes_the_event_contract(stack: Stack) -> None:
     assert "section.registered.v1" in document["components"]["messages"]
 
 
+def test_a_late_subscriber_replays_the_event_log_by_position(stack: Stack) -> None:
+    codes = [new_section()["code"] for _ in range(3)]
+    for code in codes:
+        assert stack.api("POST", "/api/v1/sections", json=new_section(code)).status_code == 201
+
+    seen, after = [], 0
+    while True:
+        page = stack.api("GET", f"/api/v1/events/sections?after={after}&limit=2", token="observer").json()
+        if not page["events"]:
+            break
+        seen += [entry["event"] for entry in page["events"]]
+        after = page["next_after"]
+
+    replayed = [event["data"]["code"] for event in seen if event["data"]["code"] in codes]
+    assert replayed == codes
+    assert all(EnvelopeSchema().load(event) for event in seen)
+    assert stack.api("GET", "/api/v1/events/nowhere").status_code == 404
+    assert stack.api("GET", "/api/v1/events/sections?after=-1").status_code == 400
+
+
 def test_unknown_section_is_404_with_the_error_shape(stack: Stack) -> None:
     answer = stack.api("GET", "/api/v1/sections/nowhere")
 

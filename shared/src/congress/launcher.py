@@ -57,7 +57,9 @@ def run(service: str, wait: float) -> None:
     os.environ["DATABASE_URL"] = database_url(service)  # config.yml reads it
     nameko = Path(sys.executable).with_name("nameko")
     config = Path(__file__).with_name("config.yml")
-    os.execv(str(nameko), [str(nameko), "run", "--config", str(config), f"{service}.service"])
+    # Name the class: `nameko run module` would also try to run mixins imported into the module.
+    target = f"{service}.service:{service.capitalize()}Service"
+    os.execv(str(nameko), [str(nameko), "run", "--config", str(config), target])
 
 
 def check(service: str, max_age: float) -> int:

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Request, Response
 
 from congress import __version__
 from congress.contract.asyncapi import asyncapi_document
+from congress.errors import InvalidInput, NotFound
 from congress.messaging.nameko_edge import LogContext
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import Principal, TokenBook, require
@@ -62,6 +63,18 @@ class GatewayService:
     def get_section(self, request: Request, code: str) -> Response:
         self._principal(request)
         return json_response(call(self.sections.get_section, code))
+
+    @api("GET", "/api/v1/events/<string:producer>")
+    def replay_events(self, request: Request, producer: str) -> Response:
+        """A producer's event log from a position on, for subscribers that were down or join late."""
+        require(self._principal(request), "admin", "secretariat", "observer")
+        if producer not in BACKENDS:
+            raise NotFound(f"no producer {producer!r}; producers are {', '.join(BACKENDS)}")
+        after, limit = request.args.get("after", "0"), request.args.get("limit", "100")
+        if not (after.isdigit() and limit.isdigit()):
+            raise InvalidInput("after and limit must be whole numbers", {"after": [after], "limit": [limit]})
+        entries = call(getattr(self, producer).replay_events, int(after), int(limit))
+        return json_response({"events": entries, "next_after": entries[-1]["position"] if entries else int(after)})
 
     @api("GET", "/api/v1/notifications")
     def centre_notifications(self, request: Request) -> Response:

@@ -7,21 +7,17 @@ from typing import Any
 from nameko.rpc import rpc
 
 from congress.contract import Envelope
-from congress.messaging.nameko_edge import LogContext, Store, idempotent, subscribe
+from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, subscribe
 from congress.messaging.store import UnitOfWork
 from secretariat import handlers
 from secretariat.domain.notices import CENTRE
 
 
-class SecretariatService:
+class SecretariatService(EventLog):
     name = "secretariat"
 
     store = Store()
     log_context = LogContext()
-
-    @rpc
-    def ping(self) -> str:
-        return "pong"
 
     @subscribe("sections", "section.registered")
     @idempotent

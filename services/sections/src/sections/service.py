@@ -6,20 +6,15 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from congress.messaging.nameko_edge import LogContext, Store
-from congress.messaging.store import read_outbox
+from congress.messaging.nameko_edge import EventLog, LogContext, Store
 from sections import handlers
 
 
-class SectionsService:
+class SectionsService(EventLog):
     name = "sections"
 
     store = Store()
     log_context = LogContext()
-
-    @rpc
-    def ping(self) -> str:
-        return "pong"
 
     @rpc
     def register_section(self, payload: Any) -> dict[str, Any]:
@@ -33,6 +28,3 @@ class SectionsService:
     def list_sections(self) -> list[dict[str, Any]]:
         return handlers.list_sections(self.store)
 
-    @rpc
-    def replay_events(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        return read_outbox(self.store.engine, after=int(after), limit=min(int(limit), 1000))

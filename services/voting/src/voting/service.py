@@ -7,20 +7,16 @@ from typing import Any
 from nameko.rpc import rpc
 
 from congress.contract import Envelope
-from congress.messaging.nameko_edge import LogContext, Store, idempotent, subscribe
-from congress.messaging.store import UnitOfWork, read_outbox
+from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, subscribe
+from congress.messaging.store import UnitOfWork
 from voting import handlers
 
 
-class VotingService:
+class VotingService(EventLog):
     name = "voting"
 
     store = Store()
     log_context = LogContext()
-
-    @rpc
-    def ping(self) -> str:
-        return "pong"
 
     @subscribe("sections", "section.registered")
     @idempotent
@@ -31,6 +27,3 @@ class VotingService:
     def list_known_sections(self) -> list[dict[str, Any]]:
         return handlers.list_known_sections(self.store)
 
-    @rpc
-    def replay_events(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        return read_outbox(self.store.engine, after=int(after), limit=min(int(limit), 1000))

@@ -19,6 +19,7 @@ from kombu import Connection, Producer
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
+from nameko.rpc import rpc
 from sqlalchemy.orm import sessionmaker
 
 import congress.rpc  # noqa: F401  (domain errors cross RPC intact)
@@ -26,7 +27,7 @@ from congress.contract import EnvelopeSchema
 from congress.logs import set_correlation_id
 from congress.messaging import topology
 from congress.messaging.relay import EventPublisher, OutboxRelay
-from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine
+from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine, read_outbox
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,20 @@ class Store(DependencyProvider):
             except Exception as exc:
                 log.warning("heartbeat: database unreachable (%s)", exc)
             eventlet.sleep(self.heartbeat_interval)
+
+
+class EventLog:
+    """Mixin for a producing service: its outbox, read by position, for subscribers catching up."""
+
+    MAX_PAGE = 1000
+
+    @rpc
+    def replay_events(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        return read_outbox(self.store.engine, after=int(after), limit=max(1, min(int(limit), self.MAX_PAGE)))
+
+    @rpc
+    def ping(self) -> str:
+        return "pong"
 
 
 class Subscriber(EventHandler):
