@@ -229,3 +229,23 @@ def _hamilton(
         if code not in sharing:
             priority[code] = Fraction(members[code] * seats, sum(members.values()) or 1)
     return held, priority, ties
+
+
+def summary(result: Apportionment) -> dict:
+    """The shape `congress count apportion --json` prints (spec section 4), plain JSON values."""
+    return {
+        "method": result.method,
+        "seats": result.seats,
+        "allocations": {a.section: a.seats for a in result.allocations},
+        "ties": [
+            {
+                "sections": list(tie.sections),
+                "seats": tie.seats,
+                "winners": list(tie.winners),
+                "at": format_priority(tie.value, result.method if result.method != "hamilton" else "remainder"),
+                "resolved_by": tie.resolved_by,
+                "seed": result.seed,
+            }
+            for tie in result.ties
+        ],
+    }

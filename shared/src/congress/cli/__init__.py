@@ -1,4 +1,4 @@
-"""`congress`: the admin command line. Offline counting and admin commands arrive with their issues."""
+"""`congress`: the admin command line, and offline counting that needs no running stack."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ import json
 import sys
 
 from congress import __version__
+from congress.cli import count
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="congress",
-        description="Admin command line of the congress platform.",
-    )
+    parser = argparse.ArgumentParser(prog="congress", description="Admin command line of the congress platform.")
     parser.add_argument("--version", action="version", version=f"congress {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    count.add_commands(commands)
     contract = commands.add_parser("contract", help="the published event contract")
     contract.add_argument("format", choices=["asyncapi"], help="print the AsyncAPI 3.0 document (JSON)")
+    contract.set_defaults(run=print_contract)
     return parser
+
+
+def print_contract(args: argparse.Namespace) -> int:
+    from congress.contract.asyncapi import asyncapi_document
+
+    json.dump(asyncapi_document(), sys.stdout, indent=2)
+    print()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,12 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "contract":
-        from congress.contract.asyncapi import asyncapi_document
-
-        json.dump(asyncapi_document(), sys.stdout, indent=2)
-        print()
-    return 0
+    try:
+        return args.run(args)
+    except count.InputError as exc:
+        print(f"congress: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,113 @@
+"""`congress count …`: offline counting from files, with no running stack."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class InputError(Exception):
+    """A problem with the user's file: printed as one line, exit status 1."""
+
+
+def add_commands(commands: Any) -> None:
+    count = commands.add_parser("count", help="count offline from a file (no running stack needed)")
+    what = count.add_subparsers(dest="count_what", metavar="WHAT", required=True)
+
+    apportion = what.add_parser(
+        "apportion",
+        help="apportion delegates among sections from a CSV with columns section,members",
+        description="Apportion delegates among sections. FILE is a CSV whose header has the columns "
+        "'section' and 'members'.",
+    )
+    apportion.add_argument("file", type=Path, metavar="FILE.csv")
+    apportion.add_argument("--seats", type=int, required=True, help="total seats to share")
+    apportion.add_argument(
+        "--method", required=True, choices=["huntington-hill", "sainte-lague", "dhondt", "hamilton"]
+    )
+    apportion.add_argument("--min", type=int, default=1, dest="minimum", help="minimum seats per section (1)")
+    apportion.add_argument("--seed", help="seed of the lot that settles ties (default: derived from the figures)")
+    apportion.add_argument("--json", action="store_true", help="print JSON for scripts")
+    apportion.set_defaults(run=run_apportion)
+
+
+def read_membership_csv(path: Path) -> dict[str, int]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    rows = csv.reader(text.splitlines())
+    header = [column.strip().lower() for column in next(rows, [])]
+    for column in ("section", "members"):
+        if column not in header:
+            raise InputError(f"{path}:1: the header has no '{column}' column (it needs section,members)")
+    at_section, at_members = header.index("section"), header.index("members")
+    members: dict[str, int] = {}
+    first_seen: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(at_section, at_members):
+            raise InputError(f"{path}:{line}: expected {len(header)} columns, found {len(row)}")
+        section, raw = row[at_section].strip(), row[at_members].strip()
+        if not section:
+            raise InputError(f"{path}:{line}: the section is empty")
+        if section in first_seen:
+            raise InputError(f"{path}:{line}: section {section!r} appears twice (first on line {first_seen[section]})")
+        try:
+            count = int(raw)
+        except ValueError:
+            raise InputError(f"{path}:{line}: members of {section!r} must be a whole number, not {raw!r}") from None
+        if count < 0:
+            raise InputError(f"{path}:{line}: members of {section!r} cannot be negative ({count})")
+        members[section] = count
+        first_seen[section] = line
+    if not members:
+        raise InputError(f"{path}: no sections in the file")
+    return members
+
+
+def run_apportion(args: argparse.Namespace) -> int:
+    from sections.domain.apportionment import ApportionmentError, apportion, summary
+
+    members = read_membership_csv(args.file)
+    try:
+        result = apportion(members, args.seats, args.method, minimum=args.minimum, seed=args.seed)
+    except ApportionmentError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        json.dump(summary(result), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    print_apportionment(result)
+    return 0
+
+
+def print_apportionment(result: Any) -> None:
+    quotient = "quota" if result.method == "hamilton" else "last priority"
+    rows = [(a.section, str(a.members), str(a.seats), a.priority_text(result.method) or "–") for a in result.allocations]
+    print(f"{result.method}: {result.seats} seats, minimum {result.minimum} per section")
+    table(("section", "members", "seats", quotient), rows, numeric=(1, 2, 3))
+    for tie in result.ties:
+        print(
+            f"tie: {', '.join(tie.sections)} level for the last {tie.seats} seat(s); "
+            f"settled by {tie.resolved_by} (seed {result.seed}): {', '.join(tie.winners)}"
+        )
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]], numeric: tuple[int, ...] = ()) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print(line(row))
