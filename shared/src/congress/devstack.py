@@ -1,7 +1,7 @@
 """The whole stack as local processes: what `make run` starts and what end-to-end tests drive.
 
-    python -m congress.devstack      check RabbitMQ, start the four services, print the gateway
-                                      URL and admin token, stop them all on Ctrl-C
+python -m congress.devstack      check RabbitMQ, start the four services, print the gateway
+                                  URL and admin token, stop them all on Ctrl-C
 """
 
 from __future__ import annotations

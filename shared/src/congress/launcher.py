@@ -1,8 +1,8 @@
 """`congress-service`: start one service the way every deployment does.
 
-    congress-service run sections      wait for the broker, migrate, then `nameko run`
-    congress-service migrate sections  only migrate
-    congress-service check sections    exit 0 if the service's heartbeat is fresh (health checks)
+congress-service run sections      wait for the broker, migrate, then `nameko run`
+congress-service migrate sections  only migrate
+congress-service check sections    exit 0 if the service's heartbeat is fresh (health checks)
 """
 
 from __future__ import annotations

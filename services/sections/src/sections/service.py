@@ -27,4 +27,3 @@ class SectionsService(EventLog):
     @rpc
     def list_sections(self) -> list[dict[str, Any]]:
         return handlers.list_sections(self.store)
-

@@ -110,9 +110,10 @@ def test_dhondt_reproduces_the_czech_european_parliament_election_2019() -> None
 def test_sainte_lague_reproduces_the_bundestag_2009_upper_apportionment_and_spd_land_lists() -> None:
     case = json.loads((REFERENCE / "sainte_lague_germany_bundestag_2009.json").read_text())
 
-    assert apportion(case["second_votes"], case["seats"], "sainte-lague", minimum=0).seats_of() == case[
-        "expected_oberverteilung"
-    ]
+    assert (
+        apportion(case["second_votes"], case["seats"], "sainte-lague", minimum=0).seats_of()
+        == case["expected_oberverteilung"]
+    )
     land = case["sub_apportionment_spd_by_land"]
     by_land = apportion({f"{i:02}": v for i, v in enumerate(land["votes"])}, land["seats"], "sainte-lague", minimum=0)
     assert [by_land.seats_of()[f"{i:02}"] for i in range(len(land["votes"]))] == land["expected_seats"]

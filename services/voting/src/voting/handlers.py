@@ -27,7 +27,8 @@ def section_registered(uow: UnitOfWork, event: Envelope) -> None:
 def list_known_sections(store: Any) -> list[dict[str, Any]]:
     with store.session() as session:
         rows = session.execute(
-            sa.select(known_sections.c.code, known_sections.c.name, known_sections.c.country, known_sections.c.status)
-            .order_by(known_sections.c.code)
+            sa.select(
+                known_sections.c.code, known_sections.c.name, known_sections.c.country, known_sections.c.status
+            ).order_by(known_sections.c.code)
         )
         return [dict(row._mapping) for row in rows]

@@ -26,4 +26,3 @@ class VotingService(EventLog):
     @rpc
     def list_known_sections(self) -> list[dict[str, Any]]:
         return handlers.list_known_sections(self.store)
-

@@ -26,9 +26,7 @@ def add_commands(commands: Any) -> None:
     )
     apportion.add_argument("file", type=Path, metavar="FILE.csv")
     apportion.add_argument("--seats", type=int, required=True, help="total seats to share")
-    apportion.add_argument(
-        "--method", required=True, choices=["huntington-hill", "sainte-lague", "dhondt", "hamilton"]
-    )
+    apportion.add_argument("--method", required=True, choices=["huntington-hill", "sainte-lague", "dhondt", "hamilton"])
     apportion.add_argument("--min", type=int, default=1, dest="minimum", help="minimum seats per section (1)")
     apportion.add_argument("--seed", help="seed of the lot that settles ties (default: derived from the figures)")
     apportion.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -89,7 +87,9 @@ def run_apportion(args: argparse.Namespace) -> int:
 
 def print_apportionment(result: Any) -> None:
     quotient = "quota" if result.method == "hamilton" else "last priority"
-    rows = [(a.section, str(a.members), str(a.seats), a.priority_text(result.method) or "–") for a in result.allocations]
+    rows = [
+        (a.section, str(a.members), str(a.seats), a.priority_text(result.method) or "–") for a in result.allocations
+    ]
     print(f"{result.method}: {result.seats} seats, minimum {result.minimum} per section")
     table(("section", "members", "seats", quotient), rows, numeric=(1, 2, 3))
     for tie in result.ties:
@@ -104,7 +104,8 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]], numeric: tuple[i
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(
-            str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            str(c).rjust(w) if i in numeric else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     print(line(header))

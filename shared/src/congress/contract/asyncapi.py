@@ -61,8 +61,13 @@ def asyncapi_document() -> dict[str, Any]:
                     "bindings": {
                         "amqp": {
                             "is": "routingKey",
-                            "exchange": {"name": f"{producer}.events", "type": "topic", "durable": True,
-                                         "autoDelete": False, "vhost": "/"},
+                            "exchange": {
+                                "name": f"{producer}.events",
+                                "type": "topic",
+                                "durable": True,
+                                "autoDelete": False,
+                                "vhost": "/",
+                            },
                             "bindingVersion": "0.3.0",
                         }
                     },

@@ -31,6 +31,7 @@ from congress.messaging.store import UnitOfWork, database_url, is_postgres, make
 
 log = logging.getLogger(__name__)
 
+
 def heartbeat_path(service: str) -> Path:
     return Path(os.environ.get("CONGRESS_HEARTBEAT_DIR", "/tmp")) / f"congress-{service}.heartbeat"
 

@@ -120,9 +120,7 @@ class OutboxRelay:
             finally:
                 if confirmed:
                     conn.execute(
-                        OUTBOX.update()
-                        .where(OUTBOX.c.position.in_(confirmed))
-                        .values(published_at=datetime.now(UTC))
+                        OUTBOX.update().where(OUTBOX.c.position.in_(confirmed)).values(published_at=datetime.now(UTC))
                     )
                     conn.commit()
                     sent += len(confirmed)

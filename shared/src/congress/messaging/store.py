@@ -122,9 +122,7 @@ class UnitOfWork:
         """
         try:
             self.session.execute(
-                PROCESSED_EVENTS.insert().values(
-                    consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)
-                )
+                PROCESSED_EVENTS.insert().values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
             )
             self.session.flush()
         except IntegrityError:
