@@ -1,4 +1,4 @@
-"""Bearer tokens and roles (spec section 6). Tokens are compared as SHA-256 hashes only."""
+"""Bearer tokens (spec section 6): compared as SHA-256 hashes only, never kept in clear."""
 
 from __future__ import annotations
 
@@ -7,31 +7,31 @@ import hmac
 import os
 import secrets
 import sys
-from dataclasses import dataclass
 
-from congress.errors import Forbidden, NotAuthenticated
-
-ROLES = ("admin", "secretariat", "section_officer", "delegate", "observer")
-
-
-@dataclass(frozen=True)
-class Principal:
-    role: str
-    section: str | None = None
+from congress.actors import Actor
+from congress.errors import NotAuthenticated
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def presented_token(authorization: str | None) -> str:
+    if not authorization:
+        raise NotAuthenticated("a bearer token is required (Authorization: Bearer …)")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
 class TokenBook:
     """The gateway's bootstrap tokens: ADMIN_TOKEN and, optionally, OBSERVER_TOKEN.
 
-    Issued and revocable tokens for officers and delegates arrive with the features that need
-    them; this book only ever holds hashes.
+    Section officers' tokens are issued, kept (as hashes) and revoked by the sections service.
     """
 
-    def __init__(self, hashes: dict[str, Principal]) -> None:
+    def __init__(self, hashes: dict[str, Actor]) -> None:
         self._hashes = hashes
 
     @classmethod
@@ -41,25 +41,14 @@ class TokenBook:
             admin = secrets.token_urlsafe(32)
             # Printed once so a newcomer can use the stack; set ADMIN_TOKEN to choose your own.
             print(f"gateway: ADMIN_TOKEN not set; generated admin token: {admin}", file=sys.stderr)
-        hashes = {token_hash(admin): Principal("admin")}
+        hashes = {token_hash(admin): Actor("admin")}
         observer = os.environ.get("OBSERVER_TOKEN")
         if observer:
-            hashes[token_hash(observer)] = Principal("observer")
+            hashes[token_hash(observer)] = Actor("observer")
         return cls(hashes)
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization:
-            raise NotAuthenticated("a bearer token is required (Authorization: Bearer …)")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
-        presented = token_hash(token.strip())
-        for known, principal in self._hashes.items():
-            if hmac.compare_digest(known, presented):
-                return principal
-        raise NotAuthenticated("the bearer token is not valid")
-
-
-def require(principal: Principal, *roles: str) -> None:
-    if principal.role not in roles:
-        raise Forbidden(f"this needs the role {' or '.join(roles)}; your token has {principal.role}")
+    def find(self, presented_hash: str) -> Actor | None:
+        for known, actor in self._hashes.items():
+            if hmac.compare_digest(known, presented_hash):
+                return actor
+        return None

@@ -1,4 +1,5 @@
-"""The gateway's HTTP API. Each route: authenticate, call the owning service by RPC, answer."""
+"""The gateway's HTTP API. Each route: authenticate, check the role, call the owning service
+by RPC (which checks again), answer. The OpenAPI document lists the same routes (openapi.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from congress import __version__
+from congress.actors import Actor, require_role, require_section
 from congress.contract.asyncapi import asyncapi_document
-from congress.errors import InvalidInput, NotFound
+from congress.errors import InvalidInput, NotAuthenticated, NotFound
 from congress.messaging.nameko_edge import LogContext
 from congress.rpc import ServiceUnavailable, call
-from gateway.auth import Principal, TokenBook, require
+from gateway.auth import TokenBook, presented_token, token_hash
 from gateway.http import api, json_response, read_json
+from gateway.openapi import openapi_document
 
 BACKENDS = ("sections", "voting", "secretariat")
+ANYONE = ("admin", "secretariat", "section_officer", "delegate", "observer")
 
 
 class GatewayService:
@@ -26,8 +30,27 @@ class GatewayService:
 
     tokens = TokenBook.from_environment()
 
-    def _principal(self, request: Request) -> Principal:
-        return self.tokens.authenticate(request.headers.get("Authorization"))
+    def _actor(self, request: Request) -> Actor:
+        presented = token_hash(presented_token(request.headers.get("Authorization")))
+        actor = self.tokens.find(presented)
+        if actor is not None:
+            return actor
+        known = call(self.sections.identify, presented)
+        if known is None:
+            raise NotAuthenticated("the bearer token is not valid (unknown or revoked)")
+        return Actor.from_wire(known)
+
+    def _as(self, request: Request, *roles: str) -> Actor:
+        actor = self._actor(request)
+        require_role(actor, *roles)
+        return actor
+
+    def _for_section(self, request: Request, code: str) -> Actor:
+        actor = self._actor(request)
+        require_section(actor, code)
+        return actor
+
+    # Platform
 
     @api("GET", "/health")
     def health(self, request: Request) -> Response:
@@ -44,30 +67,18 @@ class GatewayService:
             200 if healthy else 503,
         )
 
+    @api("GET", "/api/openapi.json")
+    def openapi(self, request: Request) -> Response:
+        return json_response(openapi_document())
+
     @api("GET", "/api/asyncapi.json")
     def asyncapi(self, request: Request) -> Response:
         return json_response(asyncapi_document())
 
-    @api("POST", "/api/v1/sections")
-    def register_section(self, request: Request) -> Response:
-        require(self._principal(request), "admin")
-        section = call(self.sections.register_section, read_json(request))
-        return json_response(section, 201, {"Location": f"/api/v1/sections/{section['code']}"})
-
-    @api("GET", "/api/v1/sections")
-    def list_sections(self, request: Request) -> Response:
-        self._principal(request)
-        return json_response({"sections": call(self.sections.list_sections)})
-
-    @api("GET", "/api/v1/sections/<string:code>")
-    def get_section(self, request: Request, code: str) -> Response:
-        self._principal(request)
-        return json_response(call(self.sections.get_section, code))
-
     @api("GET", "/api/v1/events/<string:producer>")
     def replay_events(self, request: Request, producer: str) -> Response:
         """A producer's event log from a position on, for subscribers that were down or join late."""
-        require(self._principal(request), "admin", "secretariat", "observer")
+        self._as(request, "admin", "secretariat", "observer")
         if producer not in BACKENDS:
             raise NotFound(f"no producer {producer!r}; producers are {', '.join(BACKENDS)}")
         after, limit = request.args.get("after", "0"), request.args.get("limit", "100")
@@ -76,7 +87,105 @@ class GatewayService:
         entries = call(getattr(self, producer).replay_events, int(after), int(limit))
         return json_response({"events": entries, "next_after": entries[-1]["position"] if entries else int(after)})
 
+    # Sections
+
+    @api("POST", "/api/v1/sections")
+    def register_section(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        section = call(self.sections.register_section, actor.to_wire(), read_json(request))
+        return json_response(section, 201, {"Location": f"/api/v1/sections/{section['code']}"})
+
+    @api("GET", "/api/v1/sections")
+    def list_sections(self, request: Request) -> Response:
+        self._as(request, *ANYONE)
+        return json_response({"sections": call(self.sections.list_sections, dict(request.args))})
+
+    @api("GET", "/api/v1/sections/<string:code>")
+    def get_section(self, request: Request, code: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.sections.get_section, code))
+
+    @api("PATCH", "/api/v1/sections/<string:code>")
+    def update_section(self, request: Request, code: str) -> Response:
+        actor = self._for_section(request, code)
+        return json_response(call(self.sections.update_contacts, actor.to_wire(), code, read_json(request)))
+
+    @api("POST", "/api/v1/sections/<string:code>/status")
+    def change_status(self, request: Request, code: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.sections.change_status, actor.to_wire(), code, read_json(request)))
+
+    @api("POST", "/api/v1/sections/<string:code>/officer-tokens")
+    def issue_officer_token(self, request: Request, code: str) -> Response:
+        actor = self._as(request, "admin")
+        body = read_json(request) if request.get_data() else {}
+        return json_response(call(self.sections.issue_officer_token, actor.to_wire(), code, body), 201)
+
+    @api("DELETE", "/api/v1/officer-tokens/<string:token_id>")
+    def revoke_officer_token(self, request: Request, token_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.sections.revoke_officer_token, actor.to_wire(), token_id))
+
+    # Membership returns
+
+    @api("POST", "/api/v1/sections/<string:code>/returns")
+    def file_return(self, request: Request, code: str) -> Response:
+        actor = self._for_section(request, code)
+        return json_response(call(self.sections.file_return, actor.to_wire(), code, read_json(request)), 201)
+
+    @api("GET", "/api/v1/sections/<string:code>/returns")
+    def list_returns(self, request: Request, code: str) -> Response:
+        actor = self._as(request, *ANYONE)
+        return json_response({"returns": call(self.sections.list_returns, actor.to_wire(), code)})
+
+    # Apportionments
+
+    @api("POST", "/api/v1/apportionments")
+    def calculate_apportionment(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        result = call(self.sections.calculate_apportionment, actor.to_wire(), read_json(request), timeout=30)
+        return json_response(result, 201, {"Location": f"/api/v1/apportionments/{result['id']}"})
+
+    @api("GET", "/api/v1/apportionments")
+    def list_apportionments(self, request: Request) -> Response:
+        self._as(request, *ANYONE)
+        return json_response({"apportionments": call(self.sections.list_apportionments)})
+
+    @api("GET", "/api/v1/apportionments/<string:apportionment_id>")
+    def get_apportionment(self, request: Request, apportionment_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.sections.get_apportionment, apportionment_id))
+
+    # Nominations
+
+    @api("POST", "/api/v1/sections/<string:code>/nominations")
+    def nominate(self, request: Request, code: str) -> Response:
+        actor = self._for_section(request, code)
+        return json_response(call(self.sections.nominate, actor.to_wire(), code, read_json(request)), 201)
+
+    @api("GET", "/api/v1/sections/<string:code>/nominations")
+    def list_nominations(self, request: Request, code: str) -> Response:
+        actor = self._as(request, *ANYONE)
+        found = call(self.sections.list_nominations, actor.to_wire(), code, request.args.get("apportionment_id"))
+        return json_response({"nominations": found})
+
+    @api("POST", "/api/v1/sections/<string:code>/nominations/<string:nomination_id>/withdraw")
+    def withdraw_nomination(self, request: Request, code: str, nomination_id: str) -> Response:
+        actor = self._for_section(request, code)
+        return json_response(call(self.sections.withdraw_nomination, actor.to_wire(), code, nomination_id))
+
+    # Secretariat
+
     @api("GET", "/api/v1/notifications")
     def centre_notifications(self, request: Request) -> Response:
-        require(self._principal(request), "admin", "secretariat")
+        self._as(request, "admin", "secretariat")
         return json_response({"notifications": call(self.secretariat.list_notifications, "centre")})
+
+
+def routes() -> list[tuple[str, str]]:
+    """(method, path) of every HTTP route, in werkzeug's syntax: what openapi.py must document."""
+    found: list[tuple[str, str]] = []
+    for attribute in vars(GatewayService).values():
+        for entrypoint in getattr(attribute, "nameko_entrypoints", ()):
+            found.append((entrypoint.method, entrypoint.url))
+    return found

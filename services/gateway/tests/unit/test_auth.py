@@ -2,30 +2,41 @@ from __future__ import annotations
 
 import pytest
 
+from congress.actors import Actor, require_role, require_section
 from congress.errors import Forbidden, NotAuthenticated
-from gateway.auth import Principal, TokenBook, require, token_hash
+from gateway.auth import TokenBook, presented_token, token_hash
 
 
 @pytest.fixture
 def book() -> TokenBook:
-    return TokenBook({token_hash("admin-secret"): Principal("admin"), token_hash("watch"): Principal("observer")})
+    return TokenBook({token_hash("admin-secret"): Actor("admin"), token_hash("watch"): Actor("observer")})
 
 
 def test_a_known_bearer_token_gives_its_role(book: TokenBook) -> None:
-    assert book.authenticate("Bearer admin-secret") == Principal("admin")
-    assert book.authenticate("bearer watch") == Principal("observer")
+    assert book.find(token_hash(presented_token("Bearer admin-secret"))) == Actor("admin")
+    assert book.find(token_hash(presented_token("bearer watch"))) == Actor("observer")
+    assert book.find(token_hash("admin-secret2")) is None
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer   ", "Basic admin-secret", "Bearer admin-secret2"])
-def test_missing_malformed_or_unknown_tokens_are_not_authenticated(book: TokenBook, header: str | None) -> None:
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer   ", "Basic admin-secret"])
+def test_missing_or_malformed_authorization_is_not_authenticated(header: str | None) -> None:
     with pytest.raises(NotAuthenticated):
-        book.authenticate(header)
+        presented_token(header)
 
 
 def test_a_role_outside_the_allowed_ones_is_forbidden() -> None:
-    require(Principal("admin"), "admin")
+    require_role(Actor("admin"), "admin")
     with pytest.raises(Forbidden, match="admin"):
-        require(Principal("observer"), "admin", "secretariat")
+        require_role(Actor("observer"), "admin", "secretariat")
+
+
+def test_a_section_officer_acts_only_for_their_own_section() -> None:
+    require_section(Actor("admin"), "ew")
+    require_section(Actor("section_officer", section="ew"), "ew")
+    with pytest.raises(Forbidden, match="'ew', not 'fr'"):
+        require_section(Actor("section_officer", section="ew"), "fr")
+    with pytest.raises(Forbidden):
+        require_section(Actor("observer"), "ew")
 
 
 def test_the_book_holds_hashes_not_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,4 +44,4 @@ def test_the_book_holds_hashes_not_tokens(monkeypatch: pytest.MonkeyPatch) -> No
     book = TokenBook.from_environment()
 
     assert "plain-admin-token" not in repr(book._hashes)
-    assert book.authenticate("Bearer plain-admin-token").role == "admin"
+    assert book.find(token_hash("plain-admin-token")) == Actor("admin")

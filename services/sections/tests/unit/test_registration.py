@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from congress.contract.api import SectionRegistration, load
 from congress.errors import Conflict, InvalidInput
 from sections.domain.registry import Section, register
-from sections.schemas import SectionRegistration, load
 
 VALID = {"code": "ew", "name": "Socialist Party", "country": "England and Wales", "email": "sp@example.org"}
 

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 from congress.contract import Envelope
 from congress.messaging.store import UnitOfWork
-from voting.adapters.orm import known_sections
+from voting.adapters.orm import allocations, known_sections, nominated_delegates
+
+# What voting learns from the sections service
 
 
 def section_registered(uow: UnitOfWork, event: Envelope) -> None:
@@ -21,6 +23,46 @@ def section_registered(uow: UnitOfWork, event: Envelope) -> None:
             status=data["status"],
             updated_at=event.occurred_at,
         )
+    )
+
+
+def section_status_changed(uow: UnitOfWork, event: Envelope) -> None:
+    uow.session.execute(
+        known_sections.update()
+        .where(known_sections.c.code == event.data["code"])
+        .values(status=event.data["status"], updated_at=event.occurred_at)
+    )
+
+
+def apportionment_calculated(uow: UnitOfWork, event: Envelope) -> None:
+    data = event.data
+    rows = [
+        {"apportionment_id": data["apportionment_id"], "code": code, "seats": seats, "calculated_at": event.occurred_at}
+        for code, seats in data["allocations"].items()
+    ]
+    if rows:
+        uow.session.execute(allocations.insert(), rows)
+
+
+def delegate_nominated(uow: UnitOfWork, event: Envelope) -> None:
+    data = event.data
+    uow.session.execute(
+        nominated_delegates.insert().values(
+            nomination_id=data["nomination_id"],
+            apportionment_id=data["apportionment_id"],
+            code=data["code"],
+            name=data["name"],
+            email=data["email"],
+            withdrawn=False,
+        )
+    )
+
+
+def delegate_withdrawn(uow: UnitOfWork, event: Envelope) -> None:
+    uow.session.execute(
+        nominated_delegates.update()
+        .where(nominated_delegates.c.nomination_id == event.data["nomination_id"])
+        .values(withdrawn=True)
     )
 
 

@@ -8,11 +8,24 @@ has applied, written in the same transaction as the effect.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UtcDateTime(sa.TypeDecorator):
+    """A timestamp that comes back timezone-aware (UTC) from SQLite too, as it does from PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -24,9 +37,9 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("correlation_id", sa.String(100), nullable=True),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", UtcDateTime(), nullable=False),
         sa.Column("envelope", sa.JSON, nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("published_at", UtcDateTime(), nullable=True),
     )
     sa.Index(
         "ix_outbox_unpublished",
@@ -39,7 +52,7 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         metadata,
         sa.Column("consumer", sa.String(200), primary_key=True),
         sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
     return outbox, processed
 

@@ -31,6 +31,10 @@ class Subscription:
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("voting", "sections", "section.registered"),
+    Subscription("voting", "sections", "section.status_changed"),
+    Subscription("voting", "sections", "apportionment.calculated"),
+    Subscription("voting", "sections", "delegate.nominated"),
+    Subscription("voting", "sections", "delegate.withdrawn"),
     Subscription("secretariat", "sections", "section.registered"),
 )
 

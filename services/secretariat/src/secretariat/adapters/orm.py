@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from congress.messaging.tables import messaging_tables
+from congress.messaging.tables import UtcDateTime, messaging_tables
 
 metadata = sa.MetaData()
 messaging_tables(metadata)
@@ -18,8 +18,8 @@ notifications = sa.Table(
     sa.Column("event_type", sa.String(100), nullable=False),
     sa.Column("subject", sa.String(300), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("read_at", UtcDateTime(), nullable=True),
     # A second guard behind the inbox: one notice per recipient per event, whatever happens.
     sa.UniqueConstraint("recipient", "event_id", name="uq_notifications_recipient_event"),
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from congress.errors import Conflict
+from congress.errors import Conflict, InvalidInput
 
 
 @dataclass
@@ -27,3 +28,33 @@ def register(existing: Section | None, candidate: Section) -> Section:
             {"code": ["already registered"]},
         )
     return candidate
+
+
+def update_contacts(section: Section, changes: dict[str, Any]) -> list[str]:
+    """Apply name/email/webhook changes; returns the fields that really changed."""
+    changed = []
+    for field in ("name", "email", "webhook_url"):
+        if field in changes and getattr(section, field) != changes[field]:
+            setattr(section, field, changes[field])
+            changed.append(field)
+    return changed
+
+
+def change_status(section: Section, status: str, reason: str) -> str:
+    """Move a section to another status; returns the previous one."""
+    if section.status == status:
+        raise Conflict(f"section {section.code!r} already has status {status}", {"status": [f"already {status}"]})
+    if not reason.strip():
+        raise InvalidInput("a status change needs a reason", {"reason": ["give a reason"]})
+    previous, section.status = section.status, status
+    return previous
+
+
+def may_file_returns(section: Section) -> None:
+    if section.status == "dissolved":
+        raise Conflict(f"section {section.code!r} is dissolved and files no returns", {"code": ["dissolved"]})
+
+
+def entitled_to_delegates(section: Section) -> bool:
+    """Only sections with full rights get deliberative delegates (spec section 1)."""
+    return section.status == "section"

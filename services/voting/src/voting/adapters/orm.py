@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from congress.messaging.tables import messaging_tables
+from congress.messaging.tables import UtcDateTime, messaging_tables
 
 metadata = sa.MetaData()
 messaging_tables(metadata)
@@ -17,5 +17,26 @@ known_sections = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("country", sa.String(100), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# The delegate allocations and nominations voting convenes congresses from (sections' events).
+allocations = sa.Table(
+    "allocations",
+    metadata,
+    sa.Column("apportionment_id", sa.String(36), primary_key=True),
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("seats", sa.Integer, nullable=False),
+    sa.Column("calculated_at", UtcDateTime(), nullable=False),
+)
+
+nominated_delegates = sa.Table(
+    "nominated_delegates",
+    metadata,
+    sa.Column("nomination_id", sa.String(36), primary_key=True),
+    sa.Column("apportionment_id", sa.String(36), nullable=False, index=True),
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
 )

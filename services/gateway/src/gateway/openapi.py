@@ -1,0 +1,253 @@
+"""The OpenAPI 3 document of the HTTP API, built from the contract's marshmallow schemas.
+
+One row per route; a test checks the rows and the gateway's routes are the same set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+from congress import __version__
+from congress.contract import api as bodies
+
+
+class ErrorDetail(Schema):
+    code = fields.String()
+    message = fields.String()
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "field name -> list of messages"})
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorDetail)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # werkzeug syntax, as in service.py
+    summary: str
+    roles: str
+    tag: str
+    request: type[Schema] | None = None
+    response: type[Schema] | None = None
+    many: str | None = None  # the response wraps a list under this key
+    status: int = 200
+    public: bool = False
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET", "/health", "Health of the gateway and the services behind it", "none", "platform", public=True),
+    Operation("GET", "/api/openapi.json", "This document", "none", "platform", public=True),
+    Operation("GET", "/api/asyncapi.json", "The event contract (AsyncAPI 3.0)", "none", "platform", public=True),
+    Operation(
+        "GET",
+        "/api/v1/events/<string:producer>",
+        "A producer's event log after a position (replay)",
+        "admin, secretariat, observer",
+        "events",
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sections",
+        "Register a section",
+        "admin",
+        "sections",
+        bodies.SectionRegistration,
+        bodies.SectionView,
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/sections",
+        "List sections (filter by ?status= and ?country=)",
+        "any",
+        "sections",
+        response=bodies.SectionView,
+        many="sections",
+    ),
+    Operation("GET", "/api/v1/sections/<string:code>", "One section", "any", "sections", response=bodies.SectionView),
+    Operation(
+        "PATCH",
+        "/api/v1/sections/<string:code>",
+        "Update a section's name or contacts",
+        "admin, section_officer (own)",
+        "sections",
+        bodies.SectionContactsUpdate,
+        bodies.SectionView,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sections/<string:code>/status",
+        "Change a section's status, with a reason",
+        "admin",
+        "sections",
+        bodies.SectionStatusChange,
+        bodies.SectionView,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sections/<string:code>/officer-tokens",
+        "Issue a section officer's token (shown once)",
+        "admin",
+        "tokens",
+        bodies.OfficerTokenRequest,
+        bodies.OfficerTokenView,
+        status=201,
+    ),
+    Operation(
+        "DELETE",
+        "/api/v1/officer-tokens/<string:token_id>",
+        "Revoke a section officer's token",
+        "admin",
+        "tokens",
+        response=bodies.OfficerTokenView,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sections/<string:code>/returns",
+        "File a membership return",
+        "admin, section_officer (own)",
+        "membership returns",
+        bodies.MembershipReturnFiling,
+        bodies.MembershipReturnView,
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/sections/<string:code>/returns",
+        "A section's membership returns, newest first",
+        "any (section officers: own section)",
+        "membership returns",
+        response=bodies.MembershipReturnView,
+        many="returns",
+    ),
+    Operation(
+        "POST",
+        "/api/v1/apportionments",
+        "Apportion congress delegates among the sections",
+        "admin",
+        "apportionments",
+        bodies.ApportionmentRequest,
+        bodies.ApportionmentView,
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/apportionments",
+        "Every apportionment",
+        "any",
+        "apportionments",
+        response=bodies.ApportionmentView,
+        many="apportionments",
+    ),
+    Operation(
+        "GET",
+        "/api/v1/apportionments/<string:apportionment_id>",
+        "One apportionment",
+        "any",
+        "apportionments",
+        response=bodies.ApportionmentView,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sections/<string:code>/nominations",
+        "Nominate a delegate within the allocation",
+        "admin, section_officer (own)",
+        "nominations",
+        bodies.NominationRequest,
+        bodies.NominationView,
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/sections/<string:code>/nominations",
+        "A section's nominations (?apportionment_id=)",
+        "any (section officers: own section)",
+        "nominations",
+        response=bodies.NominationView,
+        many="nominations",
+    ),
+    Operation(
+        "POST",
+        "/api/v1/sections/<string:code>/nominations/<string:nomination_id>/withdraw",
+        "Withdraw a nomination",
+        "admin, section_officer (own)",
+        "nominations",
+        response=bodies.NominationView,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/notifications",
+        "The Centre's notifications",
+        "admin, secretariat",
+        "notifications",
+    ),
+)
+
+ERRORS = {
+    "400": "invalid input: `fields` names each bad field",
+    "401": "no bearer token, or an unknown or revoked one",
+    "403": "the token's role may not do this",
+    "404": "no such resource",
+    "409": "conflicts with the current state",
+    "503": "a service behind the gateway did not answer in time",
+}
+
+
+def openapi_path(werkzeug_path: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", werkzeug_path)
+
+
+def _content(schema: type[Schema], many: str | None = None) -> dict[str, Any]:
+    if many:
+        body: Any = {"type": "object", "properties": {many: {"type": "array", "items": schema}}}
+    else:
+        body = schema
+    return {"application/json": {"schema": body}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    spec = APISpec(
+        title="congress HTTP API",
+        version=__version__,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": 'Errors are always {"error": {"code", "message", "fields"}}.'},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=Error)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "description": f"Roles: {op.roles}.",
+            "tags": [op.tag],
+            "responses": {str(op.status): {"description": "done"}},
+        }
+        if op.response is not None:
+            operation["responses"][str(op.status)]["content"] = _content(op.response, op.many)
+        if op.request is not None:
+            operation["requestBody"] = {"required": True, "content": _content(op.request)}
+        parameters = re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", op.path)
+        if parameters:
+            operation["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in parameters
+            ]
+        if not op.public:
+            operation["security"] = [{"bearer": []}]
+            for status, description in ERRORS.items():
+                operation["responses"].setdefault(
+                    status, {"description": description, "content": {"application/json": {"schema": "Error"}}}
+                )
+        paths.setdefault(openapi_path(op.path), {})[op.method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,46 @@
+"""Who is acting, and the role rules every entrypoint applies (spec section 6)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from congress.errors import Forbidden
+
+ROLES = ("admin", "secretariat", "section_officer", "delegate", "observer")
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: str
+    section: str | None = None
+    token_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any] | None) -> Actor:
+        if not raw or raw.get("role") not in ROLES:
+            raise Forbidden("no acting role was given")
+        return cls(role=raw["role"], section=raw.get("section"), token_id=raw.get("token_id"))
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.section}" if self.section else self.role
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    if actor.role not in roles:
+        raise Forbidden(f"this needs the role {' or '.join(roles)}; your token has {actor.role}")
+
+
+def require_section(actor: Actor, code: str) -> None:
+    """Admins act for every section; a section officer only for their own."""
+    if actor.role == "admin":
+        return
+    if actor.role == "section_officer" and actor.section == code:
+        return
+    if actor.role == "section_officer":
+        raise Forbidden(f"your token is for section {actor.section!r}, not {code!r}")
+    raise Forbidden(f"this needs an admin or an officer of section {code!r}; your token has {actor.role}")

@@ -1,0 +1,186 @@
+"""Request and response bodies of the HTTP API, which are also the services' RPC payloads.
+
+The owning service validates with these (`load`); the gateway documents them in OpenAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+
+from congress.contract.catalogue import SECTION_STATUSES
+from congress.errors import InvalidInput
+
+APPORTIONMENT_METHODS = ("huntington-hill", "sainte-lague", "dhondt", "hamilton")
+
+CODE = validate.Regexp(
+    r"^[a-z][a-z0-9-]{1,31}$",
+    error="2 to 32 lowercase letters, digits or hyphens, starting with a letter",
+)
+
+
+class Request(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def load(schema: Schema, payload: Any) -> dict[str, Any]:
+    """Validate a payload or raise InvalidInput with one message list per field."""
+    if not isinstance(payload, dict):
+        raise InvalidInput("the request body must be a JSON object", {"_schema": ["expected an object"]})
+    try:
+        return schema.load(payload)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise InvalidInput("the request has invalid fields", messages) from None
+
+
+def _not_in_future(value: date) -> None:
+    if value > date.today():
+        raise ValidationError("cannot be in the future")
+
+
+# Sections
+
+
+class SectionRegistration(Request):
+    code = fields.String(required=True, validate=CODE, metadata={"description": "the section's id in every URL"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    country = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    status = fields.String(load_default="section", validate=validate.OneOf(SECTION_STATUSES))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    webhook_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
+
+
+class SectionContactsUpdate(Request):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.Email(validate=validate.Length(max=254))
+    webhook_url = fields.Url(allow_none=True, schemes={"http", "https"}, require_tld=False)
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give at least one of name, email, webhook_url", "_schema")
+
+
+class SectionStatusChange(Request):
+    status = fields.String(required=True, validate=validate.OneOf(SECTION_STATUSES))
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
+
+
+class SectionView(Schema):
+    code = fields.String()
+    name = fields.String()
+    country = fields.String()
+    status = fields.String()
+    email = fields.String()
+    webhook_url = fields.String(allow_none=True)
+    registered_at = fields.AwareDateTime(format="iso")
+
+
+class SectionFilter(Request):
+    status = fields.String(validate=validate.OneOf(SECTION_STATUSES))
+    country = fields.String()
+
+
+# Membership returns
+
+
+class MembershipReturnFiling(Request):
+    as_of = fields.Date(required=True, validate=_not_in_future, metadata={"description": "the date the count is for"})
+    members = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    supporters = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+
+
+class MembershipReturnView(Schema):
+    id = fields.String()
+    code = fields.String()
+    as_of = fields.Date()
+    members = fields.Integer()
+    supporters = fields.Integer()
+    filed_at = fields.AwareDateTime(format="iso")
+    filed_by = fields.String()
+
+
+# Apportionments
+
+
+class ApportionmentRequest(Request):
+    seats = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100_000))
+    method = fields.String(required=True, validate=validate.OneOf(APPORTIONMENT_METHODS))
+    minimum = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=0))
+    cutoff = fields.Date(load_default=None, metadata={"description": "latest returns on or before this date (today)"})
+    seed = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+    @validates("cutoff")
+    def _cutoff(self, value: date | None, **_: Any) -> None:
+        if value is not None:
+            _not_in_future(value)
+
+
+class AllocationView(Schema):
+    section = fields.String()
+    members = fields.Integer()
+    seats = fields.Integer()
+    priority = fields.String(allow_none=True, metadata={"description": "last priority, or quota under hamilton"})
+    return_as_of = fields.Date(allow_none=True)
+
+
+class TieView(Schema):
+    sections = fields.List(fields.String())
+    seats = fields.Integer()
+    winners = fields.List(fields.String())
+    at = fields.String()
+    resolved_by = fields.String()
+    seed = fields.String()
+
+
+class ApportionmentView(Schema):
+    id = fields.String()
+    method = fields.String()
+    seats = fields.Integer()
+    minimum = fields.Integer()
+    cutoff = fields.Date()
+    seed = fields.String()
+    calculated_at = fields.AwareDateTime(format="iso")
+    allocations = fields.List(fields.Nested(AllocationView))
+    ties = fields.List(fields.Nested(TieView))
+    without_return = fields.List(fields.String(), metadata={"description": "full sections with no return by cutoff"})
+
+
+# Nominations
+
+
+class NominationRequest(Request):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    apportionment_id = fields.String(load_default=None, metadata={"description": "default: the latest"})
+
+
+class NominationView(Schema):
+    id = fields.String()
+    apportionment_id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    email = fields.String()
+    status = fields.String()
+    nominated_at = fields.AwareDateTime(format="iso")
+    withdrawn_at = fields.AwareDateTime(format="iso", allow_none=True)
+
+
+# Section officer tokens
+
+
+class OfficerTokenRequest(Request):
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class OfficerTokenView(Schema):
+    id = fields.String()
+    code = fields.String()
+    label = fields.String()
+    created_at = fields.AwareDateTime(format="iso")
+    revoked_at = fields.AwareDateTime(format="iso", allow_none=True)
+    token = fields.String(metadata={"description": "shown once, at issue; only its hash is kept"})
