@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
 
-.PHONY: install run test lint bench compose-config clean
+.PHONY: install run test lint bench compose-smoke clean
 
 install: $(STAMP)
 
@@ -20,6 +20,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+compose-smoke:
+	bash deploy/compose-smoke.sh
 
 bench: install
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
