@@ -7,7 +7,7 @@ import json
 import sys
 
 from congress import __version__
-from congress.cli import count
+from congress.cli import admin, count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"congress {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     count.add_commands(commands)
+    admin.add_commands(commands)
     contract = commands.add_parser("contract", help="the published event contract")
     contract.add_argument("format", choices=["asyncapi"], help="print the AsyncAPI 3.0 document (JSON)")
     contract.set_defaults(run=print_contract)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.run(args)
-    except count.InputError as exc:
+    except (count.InputError, admin.AdminError) as exc:
         print(f"congress: {exc}", file=sys.stderr)
         return 1
 
