@@ -102,8 +102,9 @@ register() {
     -d "{\"code\":\"$1\",\"name\":\"Section $1\",\"country\":\"$2\",\"email\":\"$1@example.org\"}" >/dev/null \
     || fail "registering $1 through the gateway"
 }
-centre_heard_of() {
-  curl -sf "$GATEWAY/api/v1/notifications" -H "$AUTH" | grep -q "code '$1'"
+centre_heard_of() {  # no `curl | grep -q`: grep quitting early would SIGPIPE curl under pipefail
+  local notices; notices=$(curl -sf "$GATEWAY/api/v1/notifications" -H "$AUTH") || return 1
+  [[ $notices == *"code '$1'"* ]]
 }
 voting_knows() {
   [ "$(psql -d smoke_voting -tAc "SELECT count(*) FROM known_sections WHERE code = '$1'")" = 1 ]
@@ -114,7 +115,7 @@ wait_for 60 "the secretariat to hear of ew" centre_heard_of ew
 wait_for 60 "voting to know ew" voting_knows ew
 say "a section registered through the containerised gateway reached the secretariat and voting"
 
-victim=$(docker-compose ps -q voting | head -1)
+victim=$(docker-compose ps -q voting | sed -n 1p)
 docker kill "$victim" >/dev/null
 for code in fr de br; do register "$code" "Country $code"; done
 for code in fr de br; do wait_for 60 "voting to know $code with a replica down" voting_knows "$code"; done
