@@ -54,9 +54,66 @@ EXAMPLES = {
         "email": "rosa@example.org",
     },
     "delegate.withdrawn": {"nomination_id": "n-1", "apportionment_id": APPORTIONMENT_ID, "code": "ew"},
+    "congress.scheduled": {"congress_id": "c-1", "title": "World Congress", "opens_on": "2027-01-10"},
+    "congress.convened": {
+        "congress_id": "c-1",
+        "title": "World Congress",
+        "body_id": "b-1",
+        "apportionment_id": APPORTIONMENT_ID,
+        "delegates": 120,
+    },
+    "congress.in_session": {"congress_id": "c-1", "status": "in_session"},
+    "congress.closed": {"congress_id": "c-1", "status": "closed"},
+    "delegate.accredited": {
+        "member_id": "m-1",
+        "body_id": "b-1",
+        "name": "Rosa",
+        "section": "ew",
+        "deliberative": True,
+    },
+    "motion.tabled": {
+        "motion_id": "mo-1",
+        "body_id": "b-1",
+        "title": "Programme",
+        "mover": "IEC",
+        "majority_rule": "simple",
+    },
+    "ballot.opened": {
+        "ballot_id": "ba-1",
+        "body_id": "b-1",
+        "kind": "motion",
+        "subject_id": "mo-1",
+        "secrecy": "secret",
+        "electorate": 120,
+        "quorum": 61,
+    },
+    "vote.recorded": {"ballot_id": "ba-1", "votes_cast": 7, "electorate": 120},
+    "ballot.closed": {
+        "ballot_id": "ba-1",
+        "body_id": "b-1",
+        "kind": "motion",
+        "votes_cast": 100,
+        "electorate": 120,
+        "digest": "sha256:00",
+    },
+    "motion.decided": {
+        "motion_id": "mo-1",
+        "ballot_id": "ba-1",
+        "title": "Programme",
+        "outcome": "adopted",
+        "adopted": True,
+        "tally": {"yes": 60, "no": 30, "abstain": 10},
+        "majority_rule": "simple",
+        "majority_met": True,
+        "quorum": 61,
+        "quorum_met": True,
+        "electorate": 120,
+    },
 }
 # The field each example's payload cannot do without.
-REQUIRED = {"apportionment.calculated": "allocations"}
+REQUIRED = {"apportionment.calculated": "allocations"} | {
+    t: next(iter(d)) for t, d in EXAMPLES.items() if "code" not in d and t != "apportionment.calculated"
+}
 
 
 def test_every_event_of_the_catalogue_is_documented_on_its_producers_exchange() -> None:

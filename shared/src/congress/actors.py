@@ -15,6 +15,7 @@ class Actor:
     role: str
     section: str | None = None
     token_id: str | None = None
+    member: str | None = None  # a delegate's or IEC/IS member's id in the voting service
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
@@ -23,7 +24,7 @@ class Actor:
     def from_wire(cls, raw: dict[str, Any] | None) -> Actor:
         if not raw or raw.get("role") not in ROLES:
             raise Forbidden("no acting role was given")
-        return cls(role=raw["role"], section=raw.get("section"), token_id=raw.get("token_id"))
+        return cls(role=raw["role"], section=raw.get("section"), token_id=raw.get("token_id"), member=raw.get("member"))
 
     @property
     def label(self) -> str:

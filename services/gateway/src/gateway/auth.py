@@ -52,3 +52,9 @@ class TokenBook:
             if hmac.compare_digest(known, presented_hash):
                 return actor
         return None
+
+
+def receipt_for(credential: str, ballot_id: str) -> str:
+    """A voter's receipt in a ballot: keyed by their credential, which the voting service never
+    sees (it keeps only a hash), so its database alone cannot tell whose receipt is whose."""
+    return hmac.new(credential.encode(), f"congress-receipt:{ballot_id}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -12,12 +12,13 @@ from congress.contract.asyncapi import asyncapi_document
 from congress.errors import InvalidInput, NotAuthenticated, NotFound
 from congress.messaging.nameko_edge import LogContext
 from congress.rpc import ServiceUnavailable, call
-from gateway.auth import TokenBook, presented_token, token_hash
+from gateway.auth import TokenBook, presented_token, receipt_for, token_hash
 from gateway.http import api, json_response, read_json
 from gateway.openapi import openapi_document
 
 BACKENDS = ("sections", "voting", "secretariat")
 ANYONE = ("admin", "secretariat", "section_officer", "delegate", "observer")
+CREDENTIAL_PREFIX = "dc_"
 
 
 class GatewayService:
@@ -35,7 +36,9 @@ class GatewayService:
         actor = self.tokens.find(presented)
         if actor is not None:
             return actor
-        known = call(self.sections.identify, presented)
+        # Credentials of delegates and IEC/IS members live in voting, officers' tokens in sections.
+        credential = presented_token(request.headers.get("Authorization")).startswith(CREDENTIAL_PREFIX)
+        known = call((self.voting if credential else self.sections).identify, presented)
         if known is None:
             raise NotAuthenticated("the bearer token is not valid (unknown or revoked)")
         return Actor.from_wire(known)
@@ -173,6 +176,127 @@ class GatewayService:
     def withdraw_nomination(self, request: Request, code: str, nomination_id: str) -> Response:
         actor = self._for_section(request, code)
         return json_response(call(self.sections.withdraw_nomination, actor.to_wire(), code, nomination_id))
+
+    # Congresses, bodies and accreditation
+
+    @api("POST", "/api/v1/congresses")
+    def schedule_congress(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.schedule_congress, actor.to_wire(), read_json(request)), 201)
+
+    @api("GET", "/api/v1/congresses")
+    def list_congresses(self, request: Request) -> Response:
+        self._as(request, *ANYONE)
+        return json_response({"congresses": call(self.voting.list_congresses)})
+
+    @api("GET", "/api/v1/congresses/<string:congress_id>")
+    def get_congress(self, request: Request, congress_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.voting.get_congress, congress_id))
+
+    @api("POST", "/api/v1/congresses/<string:congress_id>/convene")
+    def convene_congress(self, request: Request, congress_id: str) -> Response:
+        actor = self._as(request, "admin")
+        body = read_json(request) if request.get_data() else {}
+        return json_response(call(self.voting.convene_congress, actor.to_wire(), congress_id, body, timeout=30))
+
+    @api("POST", "/api/v1/congresses/<string:congress_id>/session")
+    def open_session(self, request: Request, congress_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.set_congress_status, actor.to_wire(), congress_id, "in_session"))
+
+    @api("POST", "/api/v1/congresses/<string:congress_id>/close")
+    def close_congress(self, request: Request, congress_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.set_congress_status, actor.to_wire(), congress_id, "closed"))
+
+    @api("POST", "/api/v1/bodies")
+    def create_body(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.create_body, actor.to_wire(), read_json(request)), 201)
+
+    @api("GET", "/api/v1/bodies")
+    def list_bodies(self, request: Request) -> Response:
+        self._as(request, *ANYONE)
+        return json_response({"bodies": call(self.voting.list_bodies)})
+
+    @api("GET", "/api/v1/bodies/<string:body_id>")
+    def get_body(self, request: Request, body_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.voting.get_body, body_id))
+
+    @api("GET", "/api/v1/bodies/<string:body_id>/members")
+    def list_members(self, request: Request, body_id: str) -> Response:
+        self._as(request, "admin", "secretariat", "observer", "delegate")
+        return json_response({"members": call(self.voting.list_members, body_id)})
+
+    @api("POST", "/api/v1/bodies/<string:body_id>/members")
+    def add_member(self, request: Request, body_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.add_member, actor.to_wire(), body_id, read_json(request)), 201)
+
+    @api("POST", "/api/v1/bodies/<string:body_id>/members/<string:member_id>/accredit")
+    def accredit(self, request: Request, body_id: str, member_id: str) -> Response:
+        actor = self._as(request, "admin")
+        body = read_json(request) if request.get_data() else {}
+        return json_response(call(self.voting.accredit, actor.to_wire(), body_id, member_id, body))
+
+    @api("POST", "/api/v1/members/<string:member_id>/credential")
+    def reissue_credential(self, request: Request, member_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.reissue_credential, actor.to_wire(), member_id))
+
+    @api("DELETE", "/api/v1/members/<string:member_id>/credential")
+    def revoke_credential(self, request: Request, member_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.revoke_credential, actor.to_wire(), member_id))
+
+    # Motions and ballots
+
+    @api("POST", "/api/v1/bodies/<string:body_id>/motions")
+    def table_motion(self, request: Request, body_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.table_motion, actor.to_wire(), body_id, read_json(request)), 201)
+
+    @api("GET", "/api/v1/bodies/<string:body_id>/motions")
+    def list_motions(self, request: Request, body_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response({"motions": call(self.voting.list_motions, body_id)})
+
+    @api("GET", "/api/v1/motions/<string:motion_id>")
+    def get_motion(self, request: Request, motion_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.voting.get_motion, motion_id))
+
+    @api("POST", "/api/v1/motions/<string:motion_id>/ballot")
+    def open_motion_ballot(self, request: Request, motion_id: str) -> Response:
+        actor = self._as(request, "admin")
+        body = read_json(request) if request.get_data() else {}
+        return json_response(call(self.voting.open_motion_ballot, actor.to_wire(), motion_id, body), 201)
+
+    @api("GET", "/api/v1/ballots/<string:ballot_id>")
+    def get_ballot(self, request: Request, ballot_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.voting.get_ballot, ballot_id))
+
+    @api("POST", "/api/v1/ballots/<string:ballot_id>/votes")
+    def cast_vote(self, request: Request, ballot_id: str) -> Response:
+        actor = self._as(request, "delegate")
+        credential = presented_token(request.headers.get("Authorization"))
+        body = read_json(request)
+        if isinstance(body, dict) and request.headers.get("Idempotency-Key") and "request_id" not in body:
+            body["request_id"] = request.headers["Idempotency-Key"]
+        receipt = receipt_for(credential, ballot_id)
+        return json_response(call(self.voting.cast_vote, actor.to_wire(), ballot_id, body, receipt), 201)
+
+    @api("POST", "/api/v1/ballots/<string:ballot_id>/close")
+    def close_ballot(self, request: Request, ballot_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.close_ballot, actor.to_wire(), ballot_id, timeout=60))
+
+    @api("GET", "/api/v1/ballots/<string:ballot_id>/record")
+    def ballot_record(self, request: Request, ballot_id: str) -> Response:
+        return json_response(call(self.voting.get_record, ballot_id))
 
     # Secretariat
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from congress.contract import Envelope
 from congress.messaging.store import UnitOfWork
 from voting.adapters.orm import allocations, known_sections, nominated_delegates
+from voting.congress import delegate_nominated_after_convening
 
 # What voting learns from the sections service
 
@@ -56,6 +57,10 @@ def delegate_nominated(uow: UnitOfWork, event: Envelope) -> None:
             withdrawn=False,
         )
     )
+    delegate = uow.session.execute(
+        sa.select(nominated_delegates).where(nominated_delegates.c.nomination_id == data["nomination_id"])
+    ).first()
+    delegate_nominated_after_convening(uow.session, delegate)
 
 
 def delegate_withdrawn(uow: UnitOfWork, event: Envelope) -> None:

@@ -6,10 +6,12 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from congress.actors import Actor
 from congress.contract import Envelope
 from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, subscribe
 from congress.messaging.store import UnitOfWork
-from voting import handlers
+from voting import balloting, handlers
+from voting import congress as congresses
 
 
 class VotingService(EventLog):
@@ -46,3 +48,97 @@ class VotingService(EventLog):
     @rpc
     def list_known_sections(self) -> list[dict[str, Any]]:
         return handlers.list_known_sections(self.store)
+
+    # Congresses
+
+    @rpc
+    def schedule_congress(self, actor: dict, payload: Any) -> dict[str, Any]:
+        return congresses.schedule_congress(self.store, Actor.from_wire(actor), payload)
+
+    @rpc
+    def convene_congress(self, actor: dict, congress_id: str, payload: Any = None) -> dict[str, Any]:
+        return congresses.convene_congress(self.store, Actor.from_wire(actor), congress_id, payload)
+
+    @rpc
+    def set_congress_status(self, actor: dict, congress_id: str, status: str) -> dict[str, Any]:
+        return congresses.set_congress_status(self.store, Actor.from_wire(actor), congress_id, status)
+
+    @rpc
+    def get_congress(self, congress_id: str) -> dict[str, Any]:
+        return congresses.get_congress(self.store, congress_id)
+
+    @rpc
+    def list_congresses(self) -> list[dict[str, Any]]:
+        return congresses.list_congresses(self.store)
+
+    # Bodies, members and credentials
+
+    @rpc
+    def create_body(self, actor: dict, payload: Any) -> dict[str, Any]:
+        return congresses.create_body(self.store, Actor.from_wire(actor), payload)
+
+    @rpc
+    def get_body(self, body_id: str) -> dict[str, Any]:
+        return congresses.get_body(self.store, body_id)
+
+    @rpc
+    def list_bodies(self) -> list[dict[str, Any]]:
+        return congresses.list_bodies(self.store)
+
+    @rpc
+    def list_members(self, body_id: str) -> list[dict[str, Any]]:
+        return congresses.list_members(self.store, body_id)
+
+    @rpc
+    def add_member(self, actor: dict, body_id: str, payload: Any) -> dict[str, Any]:
+        return congresses.add_member(self.store, Actor.from_wire(actor), body_id, payload)
+
+    @rpc
+    def accredit(self, actor: dict, body_id: str, member_id: str, payload: Any = None) -> dict[str, Any]:
+        return congresses.accredit(self.store, Actor.from_wire(actor), body_id, member_id, payload)
+
+    @rpc
+    def reissue_credential(self, actor: dict, member_id: str) -> dict[str, Any]:
+        return congresses.reissue_credential(self.store, Actor.from_wire(actor), member_id)
+
+    @rpc
+    def revoke_credential(self, actor: dict, member_id: str) -> dict[str, Any]:
+        return congresses.revoke_credential(self.store, Actor.from_wire(actor), member_id)
+
+    @rpc
+    def identify(self, presented_hash: str) -> dict[str, Any] | None:
+        return congresses.identify(self.store, presented_hash)
+
+    # Motions and ballots
+
+    @rpc
+    def table_motion(self, actor: dict, body_id: str, payload: Any) -> dict[str, Any]:
+        return balloting.table_motion(self.store, Actor.from_wire(actor), body_id, payload)
+
+    @rpc
+    def get_motion(self, motion_id: str) -> dict[str, Any]:
+        return balloting.get_motion(self.store, motion_id)
+
+    @rpc
+    def list_motions(self, body_id: str) -> list[dict[str, Any]]:
+        return balloting.list_motions(self.store, body_id)
+
+    @rpc
+    def open_motion_ballot(self, actor: dict, motion_id: str, payload: Any = None) -> dict[str, Any]:
+        return balloting.open_motion_ballot(self.store, Actor.from_wire(actor), motion_id, payload)
+
+    @rpc
+    def cast_vote(self, actor: dict, ballot_id: str, payload: Any, receipt: str) -> dict[str, Any]:
+        return balloting.cast_vote(self.store, Actor.from_wire(actor), ballot_id, payload, receipt)
+
+    @rpc
+    def close_ballot(self, actor: dict, ballot_id: str) -> dict[str, Any]:
+        return balloting.close_ballot(self.store, Actor.from_wire(actor), ballot_id)
+
+    @rpc
+    def get_ballot(self, ballot_id: str) -> dict[str, Any]:
+        return balloting.get_ballot(self.store, ballot_id)
+
+    @rpc
+    def get_record(self, ballot_id: str) -> dict[str, Any]:
+        return balloting.get_record(self.store, ballot_id)

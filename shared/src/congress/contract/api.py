@@ -184,3 +184,124 @@ class OfficerTokenView(Schema):
     created_at = fields.AwareDateTime(format="iso")
     revoked_at = fields.AwareDateTime(format="iso", allow_none=True)
     token = fields.String(metadata={"description": "shown once, at issue; only its hash is kept"})
+
+
+# Congresses, bodies and accreditation
+
+BODY_KINDS = ("congress", "iec", "is")
+MAJORITY_RULES = ("simple", "two_thirds", "absolute")
+
+
+class CongressScheduling(Request):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    opens_on = fields.Date(required=True)
+
+
+class CongressConvening(Request):
+    apportionment_id = fields.String(load_default=None, metadata={"description": "default: the latest"})
+    quorum = fields.Integer(
+        load_default=None,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "default: more than half the voting delegates"},
+    )
+
+
+class CongressView(Schema):
+    id = fields.String()
+    title = fields.String()
+    opens_on = fields.Date()
+    status = fields.String()
+    body_id = fields.String(allow_none=True)
+    apportionment_id = fields.String(allow_none=True)
+
+
+class BodyCreation(Request):
+    kind = fields.String(required=True, validate=validate.OneOf(("iec", "is")))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    quorum = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1))
+
+
+class BodyView(Schema):
+    id = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    quorum = fields.Integer(allow_none=True)
+    voting_members = fields.Integer()
+
+
+class MemberView(Schema):
+    id = fields.String()
+    name = fields.String()
+    email = fields.String()
+    section = fields.String(allow_none=True)
+    deliberative = fields.Boolean()
+    accredited = fields.Boolean()
+    credential_revoked = fields.Boolean()
+    credential = fields.String(metadata={"description": "shown once, when issued or reissued"})
+
+
+class MemberAddition(Request):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    section = fields.String(load_default=None)
+    deliberative = fields.Boolean(load_default=True)
+    member_id = fields.String(
+        load_default=None, metadata={"description": "an existing member (keeps their credential)"}
+    )
+
+
+class Accreditation(Request):
+    deliberative = fields.Boolean(load_default=None, metadata={"description": "default: as nominated"})
+
+
+# Motions and ballots
+
+
+class MotionTabling(Request):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    mover = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    majority_rule = fields.String(load_default="simple", validate=validate.OneOf(MAJORITY_RULES))
+
+
+class MotionView(Schema):
+    id = fields.String()
+    body_id = fields.String()
+    title = fields.String()
+    text = fields.String()
+    mover = fields.String()
+    majority_rule = fields.String()
+    tabled_at = fields.AwareDateTime(format="iso")
+    ballot_id = fields.String(allow_none=True)
+
+
+class BallotOpening(Request):
+    secrecy = fields.String(load_default="secret", validate=validate.OneOf(("secret", "named")))
+
+
+class BallotView(Schema):
+    id = fields.String()
+    body_id = fields.String()
+    kind = fields.String()
+    subject_id = fields.String()
+    secrecy = fields.String()
+    status = fields.String()
+    electorate = fields.Integer(allow_none=True)
+    quorum = fields.Integer(allow_none=True)
+    votes_cast = fields.Integer()
+    result = fields.Dict(allow_none=True)
+
+
+class VoteSubmission(Request):
+    choice = fields.String(required=True, validate=validate.OneOf(("yes", "no", "abstain")))
+    request_id = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "repeat it on a retry to get the same receipt back"},
+    )
+
+
+class Receipt(Schema):
+    ballot_id = fields.String()
+    receipt = fields.String(metadata={"description": "find it in the published record after the close"})

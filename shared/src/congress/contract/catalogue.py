@@ -91,6 +91,98 @@ class DelegateWithdrawnV1(EventData):
     code = fields.String(required=True)
 
 
+class CongressScheduledV1(EventData):
+    """A World Congress was scheduled."""
+
+    congress_id = fields.String(required=True)
+    title = fields.String(required=True)
+    opens_on = fields.Date(required=True)
+
+
+class CongressConvenedV1(EventData):
+    """A congress was convened: its delegates are those nominated under the apportionment."""
+
+    congress_id = fields.String(required=True)
+    title = fields.String(required=True)
+    body_id = fields.String(required=True)
+    apportionment_id = fields.String(required=True)
+    delegates = fields.Integer(required=True, metadata={"description": "nominated delegates to accredit"})
+
+
+class CongressStatusV1(EventData):
+    """A congress went into session, or closed."""
+
+    congress_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class DelegateAccreditedV1(EventData):
+    """A delegate was accredited and a credential issued (the credential never travels in events)."""
+
+    member_id = fields.String(required=True)
+    body_id = fields.String(required=True)
+    name = fields.String(required=True)
+    section = fields.String(allow_none=True, load_default=None)
+    deliberative = fields.Boolean(required=True)
+
+
+class MotionTabledV1(EventData):
+    """A motion was put before a body."""
+
+    motion_id = fields.String(required=True)
+    body_id = fields.String(required=True)
+    title = fields.String(required=True)
+    mover = fields.String(required=True)
+    majority_rule = fields.String(required=True)
+
+
+class BallotOpenedV1(EventData):
+    """A ballot opened; its electorate is fixed from this moment."""
+
+    ballot_id = fields.String(required=True)
+    body_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    subject_id = fields.String(required=True)
+    secrecy = fields.String(required=True)
+    electorate = fields.Integer(required=True)
+    quorum = fields.Integer(required=True)
+
+
+class VoteRecordedV1(EventData):
+    """A vote was recorded: turnout only, never who or what."""
+
+    ballot_id = fields.String(required=True)
+    votes_cast = fields.Integer(required=True)
+    electorate = fields.Integer(required=True)
+
+
+class BallotClosedV1(EventData):
+    """A ballot closed; its record is published with this digest."""
+
+    ballot_id = fields.String(required=True)
+    body_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    votes_cast = fields.Integer(required=True)
+    electorate = fields.Integer(required=True)
+    digest = fields.String(required=True)
+
+
+class MotionDecidedV1(EventData):
+    """A motion was adopted or rejected (or its ballot missed the quorum)."""
+
+    motion_id = fields.String(required=True)
+    ballot_id = fields.String(required=True)
+    title = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("adopted", "rejected", "no_quorum")))
+    adopted = fields.Boolean(required=True)
+    tally = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    majority_rule = fields.String(required=True)
+    majority_met = fields.Boolean(required=True)
+    quorum = fields.Integer(required=True)
+    quorum_met = fields.Boolean(required=True)
+    electorate = fields.Integer(required=True)
+
+
 class UnknownEventType(LookupError):
     def __init__(self, event_type: str, version: int | None = None) -> None:
         what = event_type if version is None else f"{event_type} v{version}"
@@ -106,6 +198,16 @@ CATALOGUE: dict[str, dict[int, tuple[str, type[EventData]]]] = {
     "apportionment.calculated": {1: ("sections", ApportionmentCalculatedV1)},
     "delegate.nominated": {1: ("sections", DelegateNominatedV1)},
     "delegate.withdrawn": {1: ("sections", DelegateWithdrawnV1)},
+    "congress.scheduled": {1: ("voting", CongressScheduledV1)},
+    "congress.convened": {1: ("voting", CongressConvenedV1)},
+    "congress.in_session": {1: ("voting", CongressStatusV1)},
+    "congress.closed": {1: ("voting", CongressStatusV1)},
+    "delegate.accredited": {1: ("voting", DelegateAccreditedV1)},
+    "motion.tabled": {1: ("voting", MotionTabledV1)},
+    "ballot.opened": {1: ("voting", BallotOpenedV1)},
+    "vote.recorded": {1: ("voting", VoteRecordedV1)},
+    "ballot.closed": {1: ("voting", BallotClosedV1)},
+    "motion.decided": {1: ("voting", MotionDecidedV1)},
 }
 
 

@@ -87,6 +87,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.events = []
+        self._serialised = False
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -99,8 +100,7 @@ class UnitOfWork:
         Emit last, just before commit: from the first event on, other writers of events wait.
         """
         envelope = new_envelope(event_type, data, self.producer, self.correlation_id)
-        if not self.events and self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_WRITE_LOCK)))
+        self.serialise_events()
         self.session.execute(
             OUTBOX.insert().values(
                 event_id=envelope.event_id,
@@ -113,6 +113,15 @@ class UnitOfWork:
         )
         self.events.append(envelope)
         return envelope
+
+    def serialise_events(self) -> None:
+        """Wait for the other writers of events; then take what must follow their order (a count).
+
+        Taken by the first `emit` anyway; held until commit. SQLite's single writer needs nothing.
+        """
+        if not self._serialised and self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_WRITE_LOCK)))
+        self._serialised = True
 
     def claim(self, event_id: str, consumer: str) -> bool:
         """Mark an event as processed by `consumer`; False if it already was (a redelivery).
@@ -128,6 +137,7 @@ class UnitOfWork:
         except IntegrityError:
             self.session.rollback()
             self.events = []
+            self._serialised = False
             return False
         return True
 
@@ -136,6 +146,7 @@ class UnitOfWork:
         if self.events and self._on_commit is not None:
             self._on_commit()
         self.events = []
+        self._serialised = False
 
 
 def read_outbox(

@@ -1,0 +1,366 @@
+"""Use cases of motions and ballots: table, open, vote, close, publish.
+
+Secret ballots keep who voted (`participation`) apart from what was voted (`ballot_box`, under
+the voter's receipt). The receipt is an HMAC keyed by the voter's credential, made by the
+gateway; we keep only the credential's hash, so the database cannot recompute whose receipt is
+whose. At the close both tables are rewritten for the ballot in one transaction, in receipt
+and member order, so neither row order nor PostgreSQL's transaction ids join them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from congress.actors import Actor, require_role
+from congress.contract.api import BallotOpening, BallotView, MotionTabling, MotionView, VoteSubmission, load
+from congress.errors import Conflict, Forbidden, NotFound
+from voting.adapters.orm import (
+    ballot_box,
+    ballot_electorate,
+    ballots,
+    bodies,
+    body_members,
+    congresses,
+    members,
+    motions,
+    participation,
+)
+from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote
+from voting.domain.congresses import may_vote
+from voting.domain.motions import CHOICES, default_quorum, tally
+from voting.domain.record import decision_summary, motion_record
+
+log = logging.getLogger(__name__)
+
+
+def _one(session: Any, query: Any, missing: str) -> Any:
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
+# Motions
+
+
+def table_motion(store: Any, actor: Actor, body_id: str, payload: Any) -> dict[str, Any]:
+    require_role(actor, "admin")
+    request = load(MotionTabling(), payload)
+    motion = {"id": str(uuid.uuid4()), "body_id": body_id, "tabled_at": datetime.now(UTC), **request}
+    with store.unit_of_work() as uow:
+        _one(uow.session, sa.select(bodies.c.id).where(bodies.c.id == body_id), f"no body {body_id!r}")
+        uow.session.execute(motions.insert().values(**motion))
+        uow.emit(
+            "motion.tabled",
+            {
+                "motion_id": motion["id"],
+                "body_id": body_id,
+                "title": motion["title"],
+                "mover": motion["mover"],
+                "majority_rule": motion["majority_rule"],
+            },
+        )
+        uow.commit()
+    return MotionView().dump({**motion, "ballot_id": None})
+
+
+def get_motion(store: Any, motion_id: str) -> dict[str, Any]:
+    with store.session() as session:
+        motion = _one(session, sa.select(motions).where(motions.c.id == motion_id), f"no motion {motion_id!r}")
+        ballot_id = session.scalar(sa.select(ballots.c.id).where(ballots.c.subject_id == motion_id))
+        return MotionView().dump({**motion._mapping, "ballot_id": ballot_id})
+
+
+def list_motions(store: Any, body_id: str) -> list[dict[str, Any]]:
+    with store.session() as session:
+        rows = session.execute(
+            sa.select(motions, ballots.c.id.label("ballot_id"))
+            .outerjoin(ballots, ballots.c.subject_id == motions.c.id)
+            .where(motions.c.body_id == body_id)
+            .order_by(motions.c.tabled_at)
+        ).all()
+        return MotionView(many=True).dump([row._mapping for row in rows])
+
+
+# Ballots
+
+
+def open_motion_ballot(store: Any, actor: Actor, motion_id: str, payload: Any) -> dict[str, Any]:
+    require_role(actor, "admin")
+    request = load(BallotOpening(), payload or {})
+    with store.unit_of_work() as uow:
+        motion = _one(uow.session, sa.select(motions).where(motions.c.id == motion_id), f"no motion {motion_id!r}")
+        ballot_id = _open(uow, motion.body_id, "motion", motion_id, request["secrecy"])
+        uow.commit()
+    return get_ballot(store, ballot_id)
+
+
+def _open(uow: Any, body_id: str, kind: str, subject_id: str, secrecy: str) -> str:
+    """Open a ballot of a body and fix its electorate: the accredited voting members, now."""
+    session = uow.session
+    body = _one(session, sa.select(bodies).where(bodies.c.id == body_id), f"no body {body_id!r}")
+    congress = session.execute(sa.select(congresses.c.status).where(congresses.c.body_id == body_id)).first()
+    if congress is not None:
+        may_vote(congress.status)
+    if session.scalar(sa.select(ballots.c.id).where(ballots.c.subject_id == subject_id)):
+        raise Conflict(f"{kind} {subject_id} already has a ballot", {})
+    electorate = [
+        row.member_id
+        for row in session.execute(
+            sa.select(body_members.c.member_id)
+            .join(members, members.c.id == body_members.c.member_id)
+            .where(
+                body_members.c.body_id == body_id,
+                body_members.c.deliberative,
+                body_members.c.accredited,
+                ~members.c.credential_revoked,
+            )
+        )
+    ]
+    if not electorate:
+        raise Conflict(f"the body {body.name!r} has no accredited voting members", {})
+    quorum = body.quorum or default_quorum(len(electorate))
+    ballot_id = str(uuid.uuid4())
+    session.execute(
+        ballots.insert().values(
+            id=ballot_id,
+            body_id=body_id,
+            kind=kind,
+            subject_id=subject_id,
+            secrecy=secrecy,
+            status="open",
+            electorate=len(electorate),
+            quorum=quorum,
+            result=None,
+            record=None,
+        )
+    )
+    session.execute(ballot_electorate.insert(), [{"ballot_id": ballot_id, "member_id": m} for m in electorate])
+    uow.emit(
+        "ballot.opened",
+        {
+            "ballot_id": ballot_id,
+            "body_id": body_id,
+            "kind": kind,
+            "subject_id": subject_id,
+            "secrecy": secrecy,
+            "electorate": len(electorate),
+            "quorum": quorum,
+        },
+    )
+    return ballot_id
+
+
+def get_ballot(store: Any, ballot_id: str) -> dict[str, Any]:
+    with store.session() as session:
+        ballot = _one(session, sa.select(ballots).where(ballots.c.id == ballot_id), f"no ballot {ballot_id!r}")
+        cast = session.scalar(
+            sa.select(sa.func.count()).select_from(participation).where(participation.c.ballot_id == ballot_id)
+        )
+        return BallotView().dump({**ballot._mapping, "votes_cast": cast})
+
+
+def get_record(store: Any, ballot_id: str) -> dict[str, Any]:
+    with store.session() as session:
+        ballot = _one(
+            session,
+            sa.select(ballots.c.status, ballots.c.record).where(ballots.c.id == ballot_id),
+            f"no ballot {ballot_id!r}",
+        )
+    if ballot.record is None:
+        raise Conflict(f"ballot {ballot_id} is {ballot.status}; its record is published when it closes", {})
+    return ballot.record
+
+
+def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt: str) -> dict[str, Any]:
+    require_role(actor, "delegate")
+    if not actor.member:
+        raise Forbidden("this token does not belong to a member of any body")
+    vote = load(VoteSubmission(), payload)
+    request_id = vote["request_id"] or str(uuid.uuid4())
+    for _attempt in range(3):
+        try:
+            return _cast(store, actor.member, ballot_id, vote["choice"], request_id, receipt)
+        except IntegrityError:
+            continue  # the same voter's concurrent submission committed first: answer as a repeat
+    raise Conflict("your vote could not be recorded; try again", {})
+
+
+def _cast(store: Any, member_id: str, ballot_id: str, choice: str, request_id: str, receipt: str) -> dict[str, Any]:
+    with store.unit_of_work() as uow:
+        session = uow.session
+        # FOR SHARE: a close (FOR UPDATE) waits for votes in flight, and counts them.
+        row = _one(
+            session,
+            sa.select(ballots).where(ballots.c.id == ballot_id).with_for_update(read=True),
+            f"no ballot {ballot_id!r}",
+        )
+        ballot = Ballot(id=row.id, body_id=row.body_id, kind=row.kind, secrecy=row.secrecy, status=row.status)
+        voter = _voter(session, ballot, member_id)
+        previous = session.execute(
+            sa.select(participation).where(
+                participation.c.ballot_id == ballot_id, participation.c.member_id == member_id
+            )
+        ).first()
+        check_vote(ballot, voter, choice, CHOICES)
+        if previous is not None:
+            earlier = session.scalar(
+                sa.select(ballot_box.c.choice).where(
+                    ballot_box.c.ballot_id == ballot_id, ballot_box.c.receipt == receipt
+                )
+            )
+            check_repeat(previous.request_id, request_id, earlier, choice)
+            return {"ballot_id": ballot_id, "receipt": receipt}
+        session.execute(
+            participation.insert().values(
+                ballot_id=ballot_id,
+                member_id=member_id,
+                request_id=request_id,
+                choice=choice if ballot.secrecy == "named" else None,
+            )
+        )
+        session.execute(ballot_box.insert().values(ballot_id=ballot_id, receipt=receipt, choice=choice, ranking=None))
+        session.flush()
+        uow.serialise_events()  # votes are counted in commit order
+        cast = session.scalar(
+            sa.select(sa.func.count()).select_from(participation).where(participation.c.ballot_id == ballot_id)
+        )
+        uow.emit("vote.recorded", {"ballot_id": ballot_id, "votes_cast": cast, "electorate": row.electorate})
+        uow.commit()
+    return {"ballot_id": ballot_id, "receipt": receipt}
+
+
+def _voter(session: Any, ballot: Ballot, member_id: str) -> Voter | None:
+    member = session.execute(
+        sa.select(members.c.credential_revoked, body_members.c.deliberative)
+        .join(body_members, body_members.c.member_id == members.c.id)
+        .where(members.c.id == member_id, body_members.c.body_id == ballot.body_id)
+    ).first()
+    if member is None:
+        return None
+    in_electorate = session.execute(
+        sa.select(ballot_electorate.c.member_id).where(
+            ballot_electorate.c.ballot_id == ballot.id, ballot_electorate.c.member_id == member_id
+        )
+    ).first()
+    return Voter(
+        member_id=member_id, voting=bool(in_electorate and member.deliberative), revoked=member.credential_revoked
+    )
+
+
+def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
+    """Close, count and publish, exactly once however many replicas are asked at the same time."""
+    require_role(actor, "admin")
+    with store.unit_of_work() as uow:
+        session = uow.session
+        closed_now = session.execute(
+            ballots.update().where(ballots.c.id == ballot_id, ballots.c.status == "open").values(status="closed")
+        ).rowcount
+        if not closed_now:
+            row = _one(
+                session, sa.select(ballots.c.status).where(ballots.c.id == ballot_id), f"no ballot {ballot_id!r}"
+            )
+            if row.status != "closed":
+                raise Conflict(f"ballot {ballot_id} is {row.status}; only an open ballot can be closed", {})
+            return get_ballot(store, ballot_id)  # someone else closed it: the same answer, no new events
+        ballot = session.execute(sa.select(ballots).where(ballots.c.id == ballot_id)).first()
+        if ballot.kind != "motion":
+            raise Conflict("elections are closed through their own endpoint", {})
+        motion = session.execute(sa.select(motions).where(motions.c.id == ballot.subject_id)).first()
+        box = [
+            {"receipt": r.receipt, "choice": r.choice}
+            for r in session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id))
+        ]
+        voted = session.execute(
+            sa.select(participation.c.member_id, participation.c.choice, members.c.name, members.c.section)
+            .join(members, members.c.id == participation.c.member_id)
+            .where(participation.c.ballot_id == ballot_id)
+        ).all()
+        described = {
+            "id": ballot_id,
+            "kind": "motion",
+            "motion_id": motion.id,
+            "title": motion.title,
+            "body_id": ballot.body_id,
+            "secrecy": ballot.secrecy,
+            "majority_rule": motion.majority_rule,
+            "electorate": ballot.electorate,
+            "quorum": ballot.quorum,
+        }
+        result = decision_summary(tally(b["choice"] for b in box), described)
+        participants = [
+            {
+                "member_id": v.member_id,
+                "name": v.name,
+                "section": v.section,
+                **({"choice": v.choice} if ballot.secrecy == "named" else {}),
+            }
+            for v in voted
+        ]
+        record = motion_record(described, box, participants, result)
+        unlink(session, ballot_id)
+        session.execute(ballots.update().where(ballots.c.id == ballot_id).values(result=result, record=record))
+        uow.emit(
+            "ballot.closed",
+            {
+                "ballot_id": ballot_id,
+                "body_id": ballot.body_id,
+                "kind": "motion",
+                "votes_cast": len(box),
+                "electorate": ballot.electorate,
+                "digest": record["digest"],
+            },
+        )
+        uow.emit(
+            "motion.decided",
+            {
+                "motion_id": motion.id,
+                "ballot_id": ballot_id,
+                "title": motion.title,
+                "outcome": result["outcome"],
+                "adopted": result["outcome"] == "adopted",
+                "tally": result["tally"],
+                "majority_rule": result["majority_rule"],
+                "majority_met": result["majority_met"],
+                "quorum": result["quorum"],
+                "quorum_met": result["quorum_met"],
+                "electorate": result["electorate"],
+            },
+        )
+        uow.commit()
+    vacuum(store.engine)
+    log.info("closed ballot %s: %s", ballot_id, result["outcome"])
+    return get_ballot(store, ballot_id)
+
+
+def unlink(session: Any, ballot_id: str) -> None:
+    """Rewrite the ballot's box and participation in one go: one transaction id for all rows, and
+    a physical order (receipt, member) that says nothing of when anyone voted."""
+    box = session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id)).all()
+    voted = session.execute(sa.select(participation).where(participation.c.ballot_id == ballot_id)).all()
+    session.execute(ballot_box.delete().where(ballot_box.c.ballot_id == ballot_id))
+    session.execute(participation.delete().where(participation.c.ballot_id == ballot_id))
+    if box:
+        session.execute(ballot_box.insert(), [dict(r._mapping) for r in sorted(box, key=lambda r: r.receipt)])
+    if voted:
+        session.execute(
+            participation.insert(),
+            [{**r._mapping, "request_id": None} for r in sorted(voted, key=lambda r: r.member_id)],
+        )
+
+
+def vacuum(engine: sa.Engine) -> None:
+    """Drop the dead row versions the rewrite left, which still held the voting order."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ballot_box, participation"))
+    except Exception:  # a concurrent vacuum or a missing privilege must not fail the close
+        log.warning("vacuum after a ballot close failed", exc_info=True)
