@@ -102,6 +102,23 @@ def test_a_revoked_officer_token_is_refused(stack: Stack) -> None:
     assert token.split()[1] not in json.dumps(stack.rows("sections", "SELECT * FROM officer_tokens"), default=str)
 
 
+def test_a_dissolved_section_gets_no_officer_token(stack: Stack) -> None:
+    section = register(stack)
+    assert (
+        stack.api(
+            "POST",
+            f"/api/v1/sections/{section['code']}/status",
+            json={"status": "dissolved", "reason": "merged into another section"},
+        ).status_code
+        == 200
+    )
+
+    refused = stack.api("POST", f"/api/v1/sections/{section['code']}/officer-tokens", json={})
+
+    assert refused.status_code == 409
+    assert stack.rows("sections", "SELECT id FROM officer_tokens WHERE code = :c", c=section["code"]) == []
+
+
 def test_bad_returns_and_apportionment_requests_name_the_field(stack: Stack) -> None:
     section = register(stack)
     cases = [

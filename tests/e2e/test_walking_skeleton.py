@@ -92,6 +92,15 @@ def test_unknown_section_is_404_with_the_error_shape(stack: Stack) -> None:
     assert answer.json()["error"]["code"] == "not_found"
 
 
+def test_unknown_routes_and_methods_answer_in_the_error_shape_too(stack: Stack) -> None:
+    missing = stack.api("GET", "/api/v1/nothing-here")
+    wrong_method = stack.api("PUT", "/api/v1/sections")
+
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in wrong_method.headers["Allow"]
+
+
 BAD_REQUESTS = [
     # (what, body, token, expected status, field named in the error)
     ("missing fields", {"code": "bad1"}, "admin", 400, "name"),

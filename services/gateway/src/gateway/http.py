@@ -11,6 +11,8 @@ from typing import Any
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request, Response
 
 from congress.errors import (
@@ -49,7 +51,31 @@ def read_json(request: Request) -> Any:
         raise InvalidInput(f"the request body is not valid JSON: {exc}", {"_body": ["not valid JSON"]}) from None
 
 
+class JsonWsgiApp(WsgiApp):
+    """nameko's WSGI app, but a path or method with no route answers in the API's error shape."""
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code or 500, "http_error")
+            response = error_response(exc.code or 500, code, exc.description or exc.name)
+            if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response(environ, start_response)
+
+
+class JsonWebServer(WebServer):
+    def get_wsgi_app(self) -> JsonWsgiApp:
+        return JsonWsgiApp(self)
+
+
 class ApiEntrypoint(HttpRequestHandler):
+    server = JsonWebServer()
+
     def __init__(self, method: str, url: str, **kwargs: Any) -> None:
         kwargs.setdefault("expected_exceptions", (CongressError, ServiceUnavailable))
         super().__init__(method, url, **kwargs)

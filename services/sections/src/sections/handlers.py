@@ -370,7 +370,7 @@ def issue_officer_token(store: Any, actor: Actor, code: str, payload: Any) -> di
     token = "so_" + secrets.token_urlsafe(32)
     row = {"id": str(uuid.uuid4()), "code": code, "label": request["label"], "created_at": _now(), "revoked_at": None}
     with store.unit_of_work() as uow:
-        _section(uow.session, code)
+        registry.may_have_officers(_section(uow.session, code))
         uow.session.execute(orm.officer_tokens.insert().values(**row, token_hash=token_hash(token)))
         uow.commit()
     return OfficerTokenView().dump({**row, "token": token})  # the only time the token is shown

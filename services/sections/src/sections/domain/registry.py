@@ -55,6 +55,11 @@ def may_file_returns(section: Section) -> None:
         raise Conflict(f"section {section.code!r} is dissolved and files no returns", {"code": ["dissolved"]})
 
 
+def may_have_officers(section: Section) -> None:
+    if section.status == "dissolved":
+        raise Conflict(f"section {section.code!r} is dissolved and has no officers", {"code": ["dissolved"]})
+
+
 def entitled_to_delegates(section: Section) -> bool:
     """Only sections with full rights get deliberative delegates (spec section 1)."""
     return section.status == "section"
