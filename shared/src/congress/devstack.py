@@ -28,9 +28,11 @@ class LocalStack:
         log_dir: Path | str = "var/log",
         services: tuple[str, ...] = SERVICES,
         service_env: dict[str, dict[str, str]] | None = None,
+        replicas: dict[str, int] | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
         self.service_env = service_env or {}
+        self.replicas = replicas or {}
         self.env.setdefault("GATEWAY_PORT", "8000")
         self.log_dir = Path(log_dir)
         self.services = services
@@ -41,15 +43,23 @@ class LocalStack:
         return f"http://127.0.0.1:{self.env['GATEWAY_PORT']}"
 
     def start(self, service: str | None = None) -> None:
+        """Start every service (or one), each in as many replicas as asked: `voting`, `voting-2`, …"""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in [service] if service else self.services:
-            log = open(self.log_dir / f"{name}.log", "ab")
-            self.processes[name] = subprocess.Popen(
-                [str(BIN / "congress-service"), "run", name],
-                env={**self.env, **self.service_env.get(name, {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            for replica in range(1, self.replicas.get(name, 1) + 1):
+                key = name if replica == 1 else f"{name}-{replica}"
+                (self.log_dir / key).mkdir(exist_ok=True)  # the replica's own heartbeat
+                log = open(self.log_dir / f"{key}.log", "ab")
+                self.processes[key] = subprocess.Popen(
+                    [str(BIN / "congress-service"), "run", name],
+                    env={
+                        **self.env,
+                        **self.service_env.get(name, {}),
+                        "CONGRESS_HEARTBEAT_DIR": str(self.log_dir / key),
+                    },
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

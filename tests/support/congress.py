@@ -1,0 +1,114 @@
+"""Set up a World Congress through the HTTP API, as an organiser would: a section with
+members, an apportionment, nominations, a convened congress in session and accredited
+delegates with their credentials."""
+
+from __future__ import annotations
+
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.infra import eventually
+
+
+@dataclass
+class Delegate:
+    member_id: str
+    name: str
+    credential: str
+
+    @property
+    def auth(self) -> str:
+        return f"Bearer {self.credential}"
+
+
+@dataclass
+class Congress:
+    id: str
+    body_id: str
+    delegates: list[Delegate] = field(default_factory=list)
+
+
+def _ok(answer: Any, status: int = 200) -> dict:
+    assert answer.status_code == status, f"{answer.request.method} {answer.url}: {answer.status_code} {answer.text}"
+    return answer.json()
+
+
+def congress_in_session(stack: Any, delegates: int, workers: int = 8) -> Congress:
+    """`stack` has api(method, path, token=…, json=…) and rows(service, sql, **params)."""
+    code = "c" + secrets.token_hex(4)
+    _ok(
+        stack.api(
+            "POST",
+            "/api/v1/sections",
+            json={"code": code, "name": f"Section {code}", "country": "Congressland", "email": f"{code}@example.org"},
+        ),
+        201,
+    )
+    _ok(stack.api("POST", f"/api/v1/sections/{code}/returns", json={"as_of": "2026-09-30", "members": 10**9}), 201)
+    # Our section dwarfs every other, so D'Hondt without a minimum gives it (nearly) every seat.
+    apportionment = _ok(
+        stack.api("POST", "/api/v1/apportionments", json={"seats": delegates + 5, "method": "dhondt", "minimum": 0}),
+        201,
+    )
+    assert next(a["seats"] for a in apportionment["allocations"] if a["section"] == code) >= delegates
+
+    def nominate(i: int) -> None:
+        _ok(
+            stack.api(
+                "POST",
+                f"/api/v1/sections/{code}/nominations",
+                json={"name": f"Delegate {i} of {code}", "email": f"d{i}.{code}@example.org"},
+            ),
+            201,
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(nominate, range(delegates)))
+    eventually(
+        lambda: (
+            stack.rows("voting", "SELECT count(*) AS n FROM nominated_delegates WHERE code = :c", c=code)[0]["n"]
+            == delegates
+        ),
+        timeout=60,
+        what="voting to hear of every nomination",
+    )
+    congress = _ok(
+        stack.api("POST", "/api/v1/congresses", json={"title": f"Congress {code}", "opens_on": "2027-01-10"}), 201
+    )
+    convened = _ok(
+        stack.api(
+            "POST", f"/api/v1/congresses/{congress['id']}/convene", json={"apportionment_id": apportionment["id"]}
+        )
+    )
+    _ok(stack.api("POST", f"/api/v1/congresses/{congress['id']}/session"))
+    body_id = convened["body_id"]
+    members = _ok(stack.api("GET", f"/api/v1/bodies/{body_id}/members"))["members"]
+    assert len(members) == delegates
+
+    def accredit(member: dict) -> Delegate:
+        issued = _ok(stack.api("POST", f"/api/v1/bodies/{body_id}/members/{member['id']}/accredit"))
+        return Delegate(member_id=member["id"], name=member["name"], credential=issued["credential"])
+
+    with ThreadPoolExecutor(workers) as pool:
+        accredited = list(pool.map(accredit, members))
+    return Congress(id=congress["id"], body_id=body_id, delegates=accredited)
+
+
+def table_and_open(stack: Any, body_id: str, secrecy: str = "secret", rule: str = "simple") -> tuple[dict, dict]:
+    motion = _ok(
+        stack.api(
+            "POST",
+            f"/api/v1/bodies/{body_id}/motions",
+            json={
+                "title": "Adopt the programme",
+                "text": "The congress adopts…",
+                "mover": "IEC",
+                "majority_rule": rule,
+            },
+        ),
+        201,
+    )
+    ballot = _ok(stack.api("POST", f"/api/v1/motions/{motion['id']}/ballot", json={"secrecy": secrecy}), 201)
+    return motion, ballot
