@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,9 @@ class Stack:
         return self.rows(service, f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def stack(request: pytest.FixtureRequest, amqp_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    store = request.param
-    workdir: Path = tmp_path_factory.mktemp(f"stack-{store}")
+@contextmanager
+def running_stack(store: str, amqp_uri: str, workdir: Path, replicas: dict[str, int] | None = None) -> Iterator[Stack]:
+    """The four services as processes on `store`, the sections relay behind a proxy tests can cut."""
     if store == "sqlite":
         urls = {s: f"sqlite:///{workdir / (s + '.sqlite')}" for s in SERVICES_WITH_STORES}
     else:
@@ -75,14 +75,15 @@ def stack(request: pytest.FixtureRequest, amqp_uri: str, tmp_path_factory: pytes
             "GATEWAY_PORT": str(free_port()),
             "ADMIN_TOKEN": admin,
             "OBSERVER_TOKEN": observer,
-            "CONGRESS_HEARTBEAT_DIR": str(workdir),
             **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()},
         },
         log_dir=workdir / "log",
         # The sections relay publishes through a proxy the tests can cut; RPC stays direct.
         service_env={"sections": {"EVENTS_AMQP_URI": infra.amqp_uri(vhost, port=proxy.port)}},
+        replicas=replicas,
     )
     processes.start()
+    engines = {s: sa.create_engine(url) for s, url in urls.items()}
     try:
         processes.wait_healthy(timeout=90)
         yield Stack(
@@ -92,14 +93,22 @@ def stack(request: pytest.FixtureRequest, amqp_uri: str, tmp_path_factory: pytes
             admin_token=admin,
             observer_token=observer,
             sections_broker=proxy,
-            engines={s: sa.create_engine(url) for s, url in urls.items()},
+            engines=engines,
         )
     finally:
         processes.stop()
         proxy.close()
+        for engine in engines.values():
+            engine.dispose()
         if store == "postgres":
             for url in urls.values():
                 infra.drop_database(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest, amqp_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(request.param, amqp_uri, tmp_path_factory.mktemp(f"stack-{request.param}")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -118,3 +118,9 @@ class EventTap:
             self.queue(self.connection.default_channel).delete()
         finally:
             self.connection.release()
+
+    def __enter__(self) -> EventTap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -268,6 +268,7 @@ def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
             )
             if row.status != "closed":
                 raise Conflict(f"ballot {ballot_id} is {row.status}; only an open ballot can be closed", {})
+            log.info("ballot %s was already closed: answered with its result", ballot_id)
             return get_ballot(store, ballot_id)  # someone else closed it: the same answer, no new events
         ballot = session.execute(sa.select(ballots).where(ballots.c.id == ballot_id)).first()
         if ballot.kind != "motion":

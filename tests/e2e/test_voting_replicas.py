@@ -1,0 +1,112 @@
+"""Issue 6, acceptance 2: three voting processes serving one RPC queue and one PostgreSQL
+database; 500 delegates vote at once, with retries and duplicate submissions mixed in."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.e2e.conftest import Stack, running_stack
+from tests.support import infra
+from tests.support.congress import congress_in_session, table_and_open
+from tests.support.infra import EventTap
+
+pytestmark = pytest.mark.e2e
+
+DELEGATES = 500
+
+
+@pytest.fixture(scope="module")
+def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # A vhost of its own: the session's stack must not serve this stack's RPC queues.
+    vhost = infra.create_vhost()
+    if vhost is None:
+        pytest.fail("rabbitmqctl is needed to give this stack its own vhost")
+    try:
+        with running_stack(
+            "postgres", infra.amqp_uri(vhost), tmp_path_factory.mktemp("replicas"), replicas={"voting": 3}
+        ) as stack:
+            yield stack
+    finally:
+        infra.delete_vhost(vhost)
+
+
+def test_500_concurrent_voters_on_three_replicas_are_counted_once_and_closed_once(replicated: Stack) -> None:
+    stack = replicated
+    assert sorted(k for k in stack.processes.processes if k.startswith("voting")) == ["voting", "voting-2", "voting-3"]
+    congress = congress_in_session(stack, DELEGATES, workers=16)
+    _, ballot = table_and_open(stack, congress.body_id)
+    rng = random.Random(2026)
+    intended = {d.member_id: rng.choice(["yes", "no", "abstain"]) for d in congress.delegates}
+    submissions = []
+    for delegate in congress.delegates:
+        request_id = str(uuid.uuid4())
+        choice = intended[delegate.member_id]
+        submissions.append(("first", delegate, choice, request_id))
+        roll = rng.random()
+        if roll < 0.25:  # a retry after a lost answer: same request, same choice
+            submissions.append(("retry", delegate, choice, request_id))
+        elif roll < 0.35:  # a second, different vote
+            other = next(c for c in ("yes", "no", "abstain") if c != choice)
+            submissions.append(("different", delegate, other, str(uuid.uuid4())))
+    rng.shuffle(submissions)
+
+    def submit(entry: tuple) -> tuple:
+        kind, delegate, choice, request_id = entry
+        answer = stack.api(
+            "POST",
+            f"/api/v1/ballots/{ballot['id']}/votes",
+            token=delegate.auth,
+            json={"choice": choice, "request_id": request_id},
+        )
+        receipt = answer.json().get("receipt") if answer.status_code == 201 else None
+        return kind, delegate.member_id, choice, answer.status_code, receipt
+
+    with ThreadPoolExecutor(48) as pool:
+        outcomes = list(pool.map(submit, submissions))
+
+    assert not [o for o in outcomes if o[3] not in (201, 409)], Counter(o[3] for o in outcomes)
+    acknowledged: dict[str, tuple[str, str]] = {}
+    for _, member, choice, status, receipt in outcomes:
+        if status == 201:
+            assert acknowledged.setdefault(member, (choice, receipt)) == (choice, receipt)  # a retry: same receipt
+    # A "different" submission may win the race against the voter's first one; then that one gets 409.
+    assert len(acknowledged) == DELEGATES
+
+    with EventTap(stack.amqp_uri, "voting.events", "#") as tap:
+        barrier = threading.Barrier(6)
+
+        def close() -> dict:
+            barrier.wait()
+            answer = stack.api("POST", f"/api/v1/ballots/{ballot['id']}/close")
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        with ThreadPoolExecutor(6) as pool:
+            closes = list(pool.map(lambda _: close(), range(6)))
+        events = tap.wait_for(lambda e: e["type"] == "motion.decided" and e["data"]["ballot_id"] == ballot["id"])
+        events += tap.drain(2.0)
+
+    assert all(c == closes[0] for c in closes)
+    counted = Counter(choice for choice, _ in acknowledged.values())
+    assert closes[0]["result"]["tally"] == {c: counted[c] for c in ("yes", "no", "abstain")}
+    assert closes[0]["votes_cast"] == DELEGATES
+    mine = [e["type"] for e in events if e["data"].get("ballot_id") == ballot["id"]]
+    assert mine.count("ballot.closed") == 1 and mine.count("motion.decided") == 1
+    record = stack.api("GET", f"/api/v1/ballots/{ballot['id']}/record").json()
+    assert sorted(b["receipt"] for b in record["ballots"]) == sorted(r for _, r in acknowledged.values())
+    assert len({p["member_id"] for p in record["participants"]}) == DELEGATES
+
+    # The six closes really met on several replicas: one closed it, the others answered with its result.
+    logs = {k: (stack.processes.log_dir / f"{k}.log").read_text() for k in ("voting", "voting-2", "voting-3")}
+    closed = sum(text.count(f"closed ballot {ballot['id']}") for text in logs.values())
+    answered = {k: text.count(f"ballot {ballot['id']} was already closed") for k, text in logs.items()}
+    assert closed == 1 and sum(answered.values()) == 5
+    served = [k for k in logs if answered[k] or f"closed ballot {ballot['id']}" in logs[k]]
+    assert len(served) >= 2, answered
