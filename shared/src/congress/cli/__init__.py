@@ -7,7 +7,7 @@ import json
 import sys
 
 from congress import __version__
-from congress.cli import admin, count
+from congress.cli import admin, count, voting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     count.add_commands(commands)
     admin.add_commands(commands)
+    voting.add_commands(commands)
     contract = commands.add_parser("contract", help="the published event contract")
     contract.add_argument("format", choices=["asyncapi"], help="print the AsyncAPI 3.0 document (JSON)")
     contract.set_defaults(run=print_contract)

@@ -32,6 +32,17 @@ def add_commands(commands: Any) -> None:
     apportion.add_argument("--json", action="store_true", help="print JSON for scripts")
     apportion.set_defaults(run=run_apportion)
 
+    ballot = what.add_parser(
+        "ballot",
+        help="recount a closed ballot from its published record and check its digest",
+        description="Recount a closed ballot from its published record (GET /api/v1/ballots/ID/record, or "
+        "`congress ballot record ID -o FILE`): check the digest, count the ballots again and compare with "
+        "the published result. Exit status 1 if the record was altered or does not add up.",
+    )
+    ballot.add_argument("file", type=Path, metavar="RECORD.json")
+    ballot.add_argument("--json", action="store_true", help="print the recounted result as JSON, for scripts")
+    ballot.set_defaults(run=run_ballot)
+
 
 def read_membership_csv(path: Path) -> dict[str, int]:
     try:
@@ -83,6 +94,60 @@ def run_apportion(args: argparse.Namespace) -> int:
         return 0
     print_apportionment(result)
     return 0
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a ballot record (not UTF-8 text)") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: not a ballot record (expected a JSON object with its ballots and digest)")
+    return record
+
+
+def run_ballot(args: argparse.Namespace) -> int:
+    from voting.domain.record import recount
+
+    record = read_record(args.file)
+    try:
+        result = recount(record)
+    except ValueError as exc:  # RecordError, or a CountingError over a choice that is not on a motion
+        raise InputError(" ".join(f"{args.file}: {exc}".split())) from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        # The digest matched, so whoever wrote the file recomputed it over a malformed record.
+        raise InputError(f"{args.file}: not a well-formed ballot record ({type(exc).__name__}: {exc})") from None
+    if args.json:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    print_recount(record, result)
+    return 0
+
+
+def print_recount(record: dict[str, Any], result: dict[str, Any]) -> None:
+    ballot = record["ballot"]
+    tally, cast, electorate = result["tally"], result["cast"], result["electorate"]
+    turnout = f" ({100 * cast // electorate}%)" if electorate else ""
+    rule = result["majority_rule"].replace("_", " ")
+    print(ballot.get("title") or f"ballot {ballot.get('id', '?')}")
+    lines = (
+        ("ballot", f"{ballot.get('id', '?')} ({ballot.get('secrecy', '?')})"),
+        ("tally", f"yes {tally['yes']}, no {tally['no']}, abstain {tally['abstain']}"),
+        ("cast", f"{cast} of {electorate}{turnout}"),
+        ("majority", f"{rule}, {'met' if result['majority_met'] else 'not met'}"),
+        ("quorum", f"{result['quorum']} votes, {'met' if result['quorum_met'] else 'not met'}"),
+        ("outcome", result["outcome"].replace("_", " ")),
+    )
+    for key, value in lines:
+        print(f"{key + ':':<10} {value}")
+    print(f"digest OK: {record['digest']}; the recount matches the published result")
 
 
 def print_apportionment(result: Any) -> None:

@@ -16,7 +16,8 @@ from congress.contract.envelope import EnvelopeSchema
 
 
 def _json_schema(schema: Any) -> dict[str, Any]:
-    plugin = MarshmallowPlugin()
+    # Nested schemas inline (a resolver returning None): each message's payload stands alone.
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda _schema: None)
     APISpec("congress", __version__, "3.1.0", plugins=[plugin])  # binds the converter to 3.1 types
     return plugin.converter.schema2jsonschema(schema)
 
