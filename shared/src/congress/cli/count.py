@@ -43,6 +43,20 @@ def add_commands(commands: Any) -> None:
     ballot.add_argument("--json", action="store_true", help="print the recounted result as JSON, for scripts")
     ballot.set_defaults(run=run_ballot)
 
+    stv = what.add_parser(
+        "stv",
+        help="count a BLT ballot file by single transferable vote (Meek or WIGM)",
+        description="Count the ranked ballots in a BLT file (as used by OpenSTV and the ERS) by STV: "
+        "'meek' (Meek's method, New Zealand precision) or 'wigm' (weighted inclusive Gregory, the Scottish "
+        "rules). With one seat both are instant runoff.",
+    )
+    stv.add_argument("file", type=Path, metavar="FILE.blt")
+    stv.add_argument("--seats", type=int, help="seats to fill (default: the number in the file)")
+    stv.add_argument("--method", required=True, choices=["meek", "wigm"])
+    stv.add_argument("--seed", help="seed of the lot that settles ties (default: derived from the ballots)")
+    stv.add_argument("--json", action="store_true", help="print JSON for scripts")
+    stv.set_defaults(run=run_stv)
+
 
 def read_membership_csv(path: Path) -> dict[str, int]:
     try:
@@ -162,6 +176,43 @@ def print_apportionment(result: Any) -> None:
             f"tie: {', '.join(tie.sections)} level for the last {tie.seats} seat(s); "
             f"settled by {tie.resolved_by} (seed {result.seed}): {', '.join(tie.winners)}"
         )
+
+
+def run_stv(args: argparse.Namespace) -> int:
+    from voting.domain.blt import BltError, read_blt
+    from voting.domain.stv import CountError, count_stv, result_json
+
+    try:
+        election = read_blt(args.file)
+    except BltError as exc:
+        raise InputError(str(exc)) from None
+    seats = election.seats if args.seats is None else args.seats
+    try:
+        result = count_stv(
+            election.candidates, election.ballots, seats, args.method, withdrawn=election.withdrawn, seed=args.seed
+        )
+    except CountError as exc:
+        raise InputError(f"{args.file}: {exc}") from None
+    if args.json:
+        json.dump(result_json(result), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    print_stv(election.title, result)
+    return 0
+
+
+def print_stv(title: str, result: Any) -> None:
+    """One row per candidate, one column per round, then what happened in each round."""
+    print(f"{title}: {result.method}, {result.seats} seat{'s' if result.seats != 1 else ''}")
+    rounds = result.rounds
+    header = ("candidate", *(str(r.number) for r in rounds))
+    rows = [(name, *(r.votes[name] for r in rounds)) for name in rounds[0].votes]
+    rows.append(("exhausted", *(r.exhausted for r in rounds)))
+    rows.append(("quota", *(r.quota for r in rounds)))
+    table(header, rows, numeric=tuple(range(1, len(header))))
+    for r in rounds:
+        print(f"round {r.number}: {r.note}")
+    print(f"elected: {', '.join(result.elected) or 'no one'}")
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]], numeric: tuple[int, ...] = ()) -> None:
