@@ -344,8 +344,11 @@ def run(args: argparse.Namespace) -> int:
 # The parser
 
 
-def add_commands(commands: Any) -> None:
-    """Add the admin command groups to the `congress` parser's subcommands."""
+def command_builders(
+    commands: Any,
+) -> tuple[Callable[..., Any], Callable[..., argparse.ArgumentParser], argparse.ArgumentParser]:
+    """`group(name, help)`, `command(group, name, handler, help)` and the parent parser giving
+    every command over the API --url and --json."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url", help=f"the gateway's URL (default: $CONGRESS_URL, the config file's url, else {DEFAULT_URL})"
@@ -360,6 +363,13 @@ def add_commands(commands: Any) -> None:
         parser = actions.add_parser(name, help=help, description=help, parents=[common])
         parser.set_defaults(run=run, admin_command=handler)
         return parser
+
+    return group, command, common
+
+
+def add_commands(commands: Any) -> None:
+    """Add the admin command groups to the `congress` parser's subcommands."""
+    group, command, _ = command_builders(commands)
 
     sections = group("sections", "the register of sections (over the HTTP API)")
     cmd = command(sections, "list", sections_list, "list sections")

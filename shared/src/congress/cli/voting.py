@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +21,7 @@ from congress.cli.admin import (
     Columns,
     Printer,
     _segment,
+    command_builders,
     print_fields,
     print_rows,
     run,
@@ -378,18 +378,7 @@ def run_watch(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     """Add the congress, bodies, accreditation, motions and ballot commands to `congress`."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="the gateway's URL (default: $CONGRESS_URL, the config file's url, else local)")
-    common.add_argument("--json", action="store_true", help="print the API's JSON answer, for scripts")
-
-    def group(name: str, help: str) -> Any:
-        parser = commands.add_parser(name, help=help)
-        return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
-
-    def command(actions: Any, name: str, handler: Callable, help: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help, description=help, parents=[common])
-        parser.set_defaults(run=run, admin_command=handler)
-        return parser
+    group, command, common = command_builders(commands)
 
     congress = group("congress", "World Congresses: schedule, convene, session, close")
     cmd = command(congress, "schedule", congress_schedule, "schedule a congress")
