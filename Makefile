@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
 
-.PHONY: install run test lint bench compose-smoke clean
+.PHONY: install run test lint bench compose-smoke scale-voting clean
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ test: install
 
 compose-smoke:
 	bash deploy/compose-smoke.sh
+
+# During a congress: more (or fewer) voting replicas without downtime, e.g. `make scale-voting N=5`.
+N ?= 3
+scale-voting:
+	docker compose up -d --no-recreate --scale voting=$(N) voting
 
 bench: install
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

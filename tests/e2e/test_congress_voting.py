@@ -185,13 +185,14 @@ def test_nothing_in_the_database_joins_a_voter_to_a_secret_ballot(stack: Stack, 
             else "SELECT name FROM pragma_table_info('participation')",
         }.items()
     }
-    # Nothing shared but the ballot's own id, and `choice`, which participation keeps for named
-    # ballots only; no time at all in the ballot box.
-    assert columns["ballot_box"] & columns["participation"] == {"ballot_id", "choice"}
+    # Nothing shared but the ballot's own id, and `choice`/`ranking`, which participation keeps for
+    # named ballots only; no time at all in the ballot box.
+    assert columns["ballot_box"] & columns["participation"] == {"ballot_id", "choice", "ranking"}
     assert (
         stack.rows(
             "voting",
-            "SELECT count(*) AS n FROM participation WHERE ballot_id = :b AND choice IS NOT NULL",
+            "SELECT count(*) AS n FROM participation WHERE ballot_id = :b "
+            "AND (choice IS NOT NULL OR ranking IS NOT NULL)",
             b=ballot["id"],
         )[0]["n"]
         == 0

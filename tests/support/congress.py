@@ -47,9 +47,14 @@ def congress_in_session(stack: Any, delegates: int, workers: int = 8) -> Congres
         201,
     )
     _ok(stack.api("POST", f"/api/v1/sections/{code}/returns", json={"as_of": "2026-09-30", "members": 10**9}), 201)
-    # Our section dwarfs every other, so D'Hondt without a minimum gives it (nearly) every seat.
+    # Other tests' congresses have sections as large as ours: enough seats that ours gets its share.
+    full_sections = len(_ok(stack.api("GET", "/api/v1/sections?status=section"))["sections"])
     apportionment = _ok(
-        stack.api("POST", "/api/v1/apportionments", json={"seats": delegates + 5, "method": "dhondt", "minimum": 0}),
+        stack.api(
+            "POST",
+            "/api/v1/apportionments",
+            json={"seats": (delegates + 5) * full_sections, "method": "dhondt", "minimum": 0},
+        ),
         201,
     )
     assert next(a["seats"] for a in apportionment["allocations"] if a["section"] == code) >= delegates

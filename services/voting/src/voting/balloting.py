@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from congress.actors import Actor, require_role
 from congress.contract.api import BallotOpening, BallotView, MotionTabling, MotionView, VoteSubmission, load
-from congress.errors import Conflict, Forbidden, NotFound
+from congress.errors import Conflict, Forbidden, InvalidInput, NotFound
 from voting.adapters.orm import (
     ballot_box,
     ballot_electorate,
@@ -27,14 +27,15 @@ from voting.adapters.orm import (
     bodies,
     body_members,
     congresses,
+    elections,
     members,
     motions,
     participation,
 )
 from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote
 from voting.domain.congresses import may_vote
-from voting.domain.motions import CHOICES, default_quorum, tally
-from voting.domain.record import decision_summary, motion_record
+from voting.domain.motions import default_quorum, tally
+from voting.domain.record import decision_summary, election_record, motion_record
 
 log = logging.getLogger(__name__)
 
@@ -183,16 +184,18 @@ def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt: s
     if not actor.member:
         raise Forbidden("this token does not belong to a member of any body")
     vote = load(VoteSubmission(), payload)
-    request_id = vote["request_id"] or str(uuid.uuid4())
+    request_id = vote.pop("request_id") or str(uuid.uuid4())
     for _attempt in range(3):
         try:
-            return _cast(store, actor.member, ballot_id, vote["choice"], request_id, receipt)
+            return _cast(store, actor.member, ballot_id, vote, request_id, receipt)
         except IntegrityError:
             continue  # the same voter's concurrent submission committed first: answer as a repeat
     raise Conflict("your vote could not be recorded; try again", {})
 
 
-def _cast(store: Any, member_id: str, ballot_id: str, choice: str, request_id: str, receipt: str) -> dict[str, Any]:
+def _cast(
+    store: Any, member_id: str, ballot_id: str, vote: dict[str, Any], request_id: str, receipt: str
+) -> dict[str, Any]:
     with store.unit_of_work() as uow:
         session = uow.session
         # FOR SHARE: a close (FOR UPDATE) waits for votes in flight, and counts them.
@@ -208,24 +211,30 @@ def _cast(store: Any, member_id: str, ballot_id: str, choice: str, request_id: s
                 participation.c.ballot_id == ballot_id, participation.c.member_id == member_id
             )
         ).first()
-        check_vote(ballot, voter, choice, CHOICES)
+        check_vote(ballot, voter, None, ())  # open, and theirs to vote in, before what they voted
+        choice, ranking = _what_was_voted(session, ballot.kind, row.subject_id, vote)
         if previous is not None:
-            earlier = session.scalar(
-                sa.select(ballot_box.c.choice).where(
+            earlier = session.execute(
+                sa.select(ballot_box.c.choice, ballot_box.c.ranking).where(
                     ballot_box.c.ballot_id == ballot_id, ballot_box.c.receipt == receipt
                 )
-            )
-            check_repeat(previous.request_id, request_id, earlier, choice)
+            ).first()
+            before = (earlier.choice, earlier.ranking) if earlier else None
+            check_repeat(previous.request_id, request_id, before, (choice, ranking))
             return {"ballot_id": ballot_id, "receipt": receipt}
+        named = ballot.secrecy == "named"
         session.execute(
             participation.insert().values(
                 ballot_id=ballot_id,
                 member_id=member_id,
                 request_id=request_id,
-                choice=choice if ballot.secrecy == "named" else None,
+                choice=choice if named else None,
+                ranking=ranking if named else None,
             )
         )
-        session.execute(ballot_box.insert().values(ballot_id=ballot_id, receipt=receipt, choice=choice, ranking=None))
+        session.execute(
+            ballot_box.insert().values(ballot_id=ballot_id, receipt=receipt, choice=choice, ranking=ranking)
+        )
         session.flush()
         uow.serialise_events()  # votes are counted in commit order
         cast = session.scalar(
@@ -234,6 +243,23 @@ def _cast(store: Any, member_id: str, ballot_id: str, choice: str, request_id: s
         uow.emit("vote.recorded", {"ballot_id": ballot_id, "votes_cast": cast, "electorate": row.electorate})
         uow.commit()
     return {"ballot_id": ballot_id, "receipt": receipt}
+
+
+def _what_was_voted(
+    session: Any, kind: str, subject_id: str, vote: dict[str, Any]
+) -> tuple[str | None, list[str] | None]:
+    """(choice, ranking): a motion takes a choice; an election a ranking (STV) or marks (block)."""
+    from voting.elections import check_election_vote, standing_candidates
+
+    if kind == "motion":
+        if "choice" not in vote:
+            raise InvalidInput("this ballot is on a motion: give `choice`", {"choice": ["required"]})
+        return vote["choice"], None
+    election = session.execute(sa.select(elections).where(elections.c.id == subject_id)).first()
+    chosen = check_election_vote(
+        election, standing_candidates(session, election.id), vote.get("ranking"), vote.get("marks")
+    )
+    return None, list(chosen)
 
 
 def _voter(session: Any, ballot: Ballot, member_id: str) -> Voter | None:
@@ -271,73 +297,145 @@ def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
             log.info("ballot %s was already closed: answered with its result", ballot_id)
             return get_ballot(store, ballot_id)  # someone else closed it: the same answer, no new events
         ballot = session.execute(sa.select(ballots).where(ballots.c.id == ballot_id)).first()
-        if ballot.kind != "motion":
-            raise Conflict("elections are closed through their own endpoint", {})
-        motion = session.execute(sa.select(motions).where(motions.c.id == ballot.subject_id)).first()
         box = [
-            {"receipt": r.receipt, "choice": r.choice}
-            for r in session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id))
+            dict(r._mapping) for r in session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id))
         ]
         voted = session.execute(
-            sa.select(participation.c.member_id, participation.c.choice, members.c.name, members.c.section)
+            sa.select(
+                participation.c.member_id,
+                participation.c.choice,
+                participation.c.ranking,
+                members.c.name,
+                members.c.section,
+            )
             .join(members, members.c.id == participation.c.member_id)
             .where(participation.c.ballot_id == ballot_id)
         ).all()
-        described = {
-            "id": ballot_id,
-            "kind": "motion",
-            "motion_id": motion.id,
-            "title": motion.title,
-            "body_id": ballot.body_id,
-            "secrecy": ballot.secrecy,
-            "majority_rule": motion.majority_rule,
-            "electorate": ballot.electorate,
-            "quorum": ballot.quorum,
-        }
-        result = decision_summary(tally(b["choice"] for b in box), described)
+        named = ballot.secrecy == "named"
         participants = [
             {
                 "member_id": v.member_id,
                 "name": v.name,
                 "section": v.section,
-                **({"choice": v.choice} if ballot.secrecy == "named" else {}),
+                **({"choice": v.choice} if named and v.choice else {}),
+                **({"ranking": v.ranking} if named and v.ranking else {}),
             }
             for v in voted
         ]
-        record = motion_record(described, box, participants, result)
+        if ballot.kind == "motion":
+            record = _close_motion(uow, ballot, box, participants)
+        else:
+            record = _close_election(uow, ballot, box, participants)
         unlink(session, ballot_id)
-        session.execute(ballots.update().where(ballots.c.id == ballot_id).values(result=result, record=record))
-        uow.emit(
-            "ballot.closed",
-            {
-                "ballot_id": ballot_id,
-                "body_id": ballot.body_id,
-                "kind": "motion",
-                "votes_cast": len(box),
-                "electorate": ballot.electorate,
-                "digest": record["digest"],
-            },
-        )
-        uow.emit(
-            "motion.decided",
-            {
-                "motion_id": motion.id,
-                "ballot_id": ballot_id,
-                "title": motion.title,
-                "outcome": result["outcome"],
-                "adopted": result["outcome"] == "adopted",
-                "tally": result["tally"],
-                "majority_rule": result["majority_rule"],
-                "majority_met": result["majority_met"],
-                "quorum": result["quorum"],
-                "quorum_met": result["quorum_met"],
-                "electorate": result["electorate"],
-            },
+        session.execute(
+            ballots.update().where(ballots.c.id == ballot_id).values(result=record["result"], record=record)
         )
         uow.commit()
     vacuum(store.engine)
-    log.info("closed ballot %s: %s", ballot_id, result["outcome"])
+    log.info("closed ballot %s", ballot_id)
     return get_ballot(store, ballot_id)
+
+
+def _close_motion(uow: Any, ballot: Any, box: list[dict], participants: list[dict]) -> dict[str, Any]:
+    motion = uow.session.execute(sa.select(motions).where(motions.c.id == ballot.subject_id)).first()
+    described = {
+        "id": ballot.id,
+        "kind": "motion",
+        "motion_id": motion.id,
+        "title": motion.title,
+        "body_id": ballot.body_id,
+        "secrecy": ballot.secrecy,
+        "majority_rule": motion.majority_rule,
+        "electorate": ballot.electorate,
+        "quorum": ballot.quorum,
+    }
+    result = decision_summary(tally(b["choice"] for b in box), described)
+    record = motion_record(
+        described, [{"receipt": b["receipt"], "choice": b["choice"]} for b in box], participants, result
+    )
+    uow.emit(
+        "ballot.closed",
+        {
+            "ballot_id": ballot.id,
+            "body_id": ballot.body_id,
+            "kind": "motion",
+            "votes_cast": len(box),
+            "electorate": ballot.electorate,
+            "digest": record["digest"],
+        },
+    )
+    uow.emit(
+        "motion.decided",
+        {
+            "motion_id": motion.id,
+            "ballot_id": ballot.id,
+            "title": motion.title,
+            "outcome": result["outcome"],
+            "adopted": result["outcome"] == "adopted",
+            "tally": result["tally"],
+            "majority_rule": result["majority_rule"],
+            "majority_met": result["majority_met"],
+            "quorum": result["quorum"],
+            "quorum_met": result["quorum_met"],
+            "electorate": result["electorate"],
+        },
+    )
+    return record
+
+
+def _close_election(uow: Any, ballot: Any, box: list[dict], participants: list[dict]) -> dict[str, Any]:
+    from voting.elections import fill_body, standing_candidates
+
+    session = uow.session
+    election = session.execute(sa.select(elections).where(elections.c.id == ballot.subject_id)).first()
+    standing = standing_candidates(session, election.id)
+    described = {
+        "id": ballot.id,
+        "kind": "election",
+        "election_id": election.id,
+        "title": election.title,
+        "body_id": ballot.body_id,
+        "secrecy": ballot.secrecy,
+        "method": election.method,
+        "seats": election.seats,
+        "electorate": ballot.electorate,
+        "quorum": ballot.quorum,
+        "seed": ballot.id,
+        "candidates": {cid: c.name for cid, c in sorted(standing.items())},
+    }
+    record = election_record(described, [{"receipt": b["receipt"], "ranking": b["ranking"]} for b in box], participants)
+    result = record["result"]
+    elected = [standing[cid] for cid in result["elected"]]
+    uow.emit(
+        "ballot.closed",
+        {
+            "ballot_id": ballot.id,
+            "body_id": ballot.body_id,
+            "kind": "election",
+            "votes_cast": len(box),
+            "electorate": ballot.electorate,
+            "digest": record["digest"],
+        },
+    )
+    uow.emit(
+        "election.result_declared",
+        {
+            "election_id": election.id,
+            "ballot_id": ballot.id,
+            "body_id": ballot.body_id,
+            "fills_body_id": election.fills_body_id,
+            "title": election.title,
+            "method": election.method,
+            "seats": election.seats,
+            "quota": result["quota"],
+            "elected": [{"candidate_id": c.id, "name": c.name, "member_id": c.member_id} for c in elected],
+            "rounds": result["rounds"],
+            "digest": record["digest"],
+        },
+    )
+    if election.fills_body_id:
+        fill_body(uow, election, elected)
+    return record
 
 
 def unlink(session: Any, ballot_id: str) -> None:

@@ -283,6 +283,7 @@ def _accredited(row: Any, body_id: str) -> dict[str, Any]:
         "member_id": row.id,
         "body_id": body_id,
         "name": row.name,
+        "email": row.email,
         "section": row.section,
         "deliberative": row.deliberative,
     }
@@ -323,8 +324,13 @@ def reissue_credential(store: Any, actor: Actor, member_id: str) -> dict[str, An
             members.update().where(members.c.id == member_id).values(credential_hash=digest, credential_revoked=False)
         )
         row = uow.session.execute(sa.select(members).where(members.c.id == member_id)).first()
+        names = uow.session.scalars(
+            sa.select(bodies.c.name)
+            .join(body_members, body_members.c.body_id == bodies.c.id)
+            .where(body_members.c.member_id == member_id)
+        ).all()
         uow.commit()
-    return {"id": row.id, "name": row.name, "credential": credential}
+    return {"id": row.id, "name": row.name, "email": row.email, "credential": credential, "bodies": ", ".join(names)}
 
 
 def revoke_credential(store: Any, actor: Actor, member_id: str) -> dict[str, Any]:

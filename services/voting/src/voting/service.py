@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 
 from congress.actors import Actor
 from congress.contract import Envelope
 from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, subscribe
 from congress.messaging.store import UnitOfWork
-from voting import balloting, handlers
+from congress.rpc import call
+from voting import balloting, elections, handlers
 from voting import congress as congresses
 
 
@@ -19,6 +20,28 @@ class VotingService(EventLog):
 
     store = Store()
     log_context = LogContext()
+    secretariat = RpcProxy("secretariat")
+
+    def _deliver(self, issued: dict[str, Any], body_name: str) -> dict[str, Any]:
+        """Hand a new credential to the Secretariat, which emails it; the answer says whether it went.
+
+        After the commit on purpose: a failed delivery must not undo an accreditation (the admin
+        sees the credential once, e.g. at the accreditation desk, and can reissue it to resend)."""
+        try:
+            call(
+                self.secretariat.deliver_credential,
+                {
+                    "member_id": issued["id"],
+                    "name": issued["name"],
+                    "email": issued["email"],
+                    "body_name": body_name,
+                    "credential": issued["credential"],
+                },
+                timeout=40,  # longer than the secretariat's SMTP timeout (30 s),
+            )
+            return {**issued, "credential_delivery": "sent"}
+        except Exception as exc:  # any failure is reported to the admin, none raised
+            return {**issued, "credential_delivery": f"failed: {type(exc).__name__}"}
 
     @subscribe("sections", "section.registered")
     @idempotent
@@ -91,15 +114,20 @@ class VotingService(EventLog):
 
     @rpc
     def add_member(self, actor: dict, body_id: str, payload: Any) -> dict[str, Any]:
-        return congresses.add_member(self.store, Actor.from_wire(actor), body_id, payload)
+        added = congresses.add_member(self.store, Actor.from_wire(actor), body_id, payload)
+        if "credential" not in added:
+            return added
+        return self._deliver(added, congresses.get_body(self.store, body_id)["name"])
 
     @rpc
     def accredit(self, actor: dict, body_id: str, member_id: str, payload: Any = None) -> dict[str, Any]:
-        return congresses.accredit(self.store, Actor.from_wire(actor), body_id, member_id, payload)
+        accredited = congresses.accredit(self.store, Actor.from_wire(actor), body_id, member_id, payload)
+        return self._deliver(accredited, congresses.get_body(self.store, body_id)["name"])
 
     @rpc
     def reissue_credential(self, actor: dict, member_id: str) -> dict[str, Any]:
-        return congresses.reissue_credential(self.store, Actor.from_wire(actor), member_id)
+        reissued = congresses.reissue_credential(self.store, Actor.from_wire(actor), member_id)
+        return self._deliver(reissued, reissued.pop("bodies"))
 
     @rpc
     def revoke_credential(self, actor: dict, member_id: str) -> dict[str, Any]:
@@ -142,3 +170,30 @@ class VotingService(EventLog):
     @rpc
     def get_record(self, ballot_id: str) -> dict[str, Any]:
         return balloting.get_record(self.store, ballot_id)
+
+    # Elections
+
+    @rpc
+    def create_election(self, actor: dict, body_id: str, payload: Any) -> dict[str, Any]:
+        return elections.create_election(self.store, Actor.from_wire(actor), body_id, payload)
+
+    @rpc
+    def get_election(self, election_id: str) -> dict[str, Any]:
+        return elections.get_election(self.store, election_id)
+
+    @rpc
+    def list_elections(self, body_id: str) -> list[dict[str, Any]]:
+        return elections.list_elections(self.store, body_id)
+
+    @rpc
+    def nominate_candidate(self, actor: dict, election_id: str, payload: Any) -> dict[str, Any]:
+        return elections.nominate_candidate(self.store, Actor.from_wire(actor), election_id, payload)
+
+    @rpc
+    def withdraw_candidate(self, actor: dict, election_id: str, candidate_id: str) -> dict[str, Any]:
+        return elections.withdraw_candidate(self.store, Actor.from_wire(actor), election_id, candidate_id)
+
+    @rpc
+    def open_election_ballot(self, actor: dict, election_id: str, payload: Any = None) -> dict[str, Any]:
+        ballot_id = elections.open_election_ballot(self.store, Actor.from_wire(actor), election_id, payload)
+        return balloting.get_ballot(self.store, ballot_id)

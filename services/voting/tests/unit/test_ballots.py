@@ -55,3 +55,5 @@ def test_a_retry_of_the_same_submission_is_recognised_and_a_different_vote_is_re
         check_repeat("req-1", "req-1", "yes", "no")
     with pytest.raises(Conflict):
         check_repeat("req-1", "req-2", "yes", "yes")
+    with pytest.raises(Conflict):  # no earlier ballot under this receipt (a reissued credential)
+        check_repeat("req-1", "req-1", None, "yes")

@@ -66,3 +66,20 @@ def test_more_ballots_than_participants_is_refused() -> None:
     stuffed["digest"] = digest(stuffed)
     with pytest.raises(RecordError, match="participants"):
         recount(stuffed)
+
+
+def test_a_named_record_whose_participants_do_not_match_the_ballots_is_refused() -> None:
+    from voting.domain.record import digest
+
+    named_ballot = {**BALLOT, "secrecy": "named"}
+    participants = [{"member_id": f"m{i}", "choice": b["choice"]} for i, b in enumerate(BALLOTS, start=1)]
+    good = motion_record(
+        named_ballot, BALLOTS, participants, decision_summary(tally(b["choice"] for b in BALLOTS), named_ballot)
+    )
+    assert recount(good)["outcome"] == "adopted"
+
+    forged = copy.deepcopy(good)
+    forged["participants"][0]["choice"] = "no" if forged["participants"][0]["choice"] == "yes" else "yes"
+    forged["digest"] = digest(forged)
+    with pytest.raises(RecordError, match="named votes"):
+        recount(forged)

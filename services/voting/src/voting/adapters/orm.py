@@ -106,8 +106,8 @@ ballots = sa.Table(
     sa.Column("status", sa.String(8), nullable=False),
     sa.Column("electorate", sa.Integer, nullable=True),
     sa.Column("quorum", sa.Integer, nullable=True),
-    sa.Column("result", sa.JSON, nullable=True),
-    sa.Column("record", sa.JSON, nullable=True),
+    sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("record", sa.JSON(none_as_null=True), nullable=True),
 )
 
 # Who may vote in a ballot, fixed when it opens.
@@ -126,6 +126,7 @@ participation = sa.Table(
     sa.Column("member_id", sa.String(36), sa.ForeignKey("members.id"), primary_key=True),
     sa.Column("request_id", sa.String(100), nullable=True),  # cleared at the close
     sa.Column("choice", sa.String(16), nullable=True),  # named ballots only
+    sa.Column("ranking", sa.JSON(none_as_null=True), nullable=True),  # named election ballots only
 )
 
 # What was voted, under the voter's receipt: no member, no time, no request id.
@@ -135,5 +136,29 @@ ballot_box = sa.Table(
     sa.Column("ballot_id", sa.String(36), sa.ForeignKey("ballots.id"), primary_key=True),
     sa.Column("receipt", sa.String(64), primary_key=True),
     sa.Column("choice", sa.String(16), nullable=True),
-    sa.Column("ranking", sa.JSON, nullable=True),  # elections
+    sa.Column("ranking", sa.JSON(none_as_null=True), nullable=True),  # elections
+)
+
+elections = sa.Table(
+    "elections",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("body_id", sa.String(36), sa.ForeignKey("bodies.id"), nullable=False),
+    sa.Column("fills_body_id", sa.String(36), sa.ForeignKey("bodies.id"), nullable=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("seats", sa.Integer, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("secrecy", sa.String(8), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+candidates = sa.Table(
+    "candidates",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("election_id", sa.String(36), sa.ForeignKey("elections.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("member_id", sa.String(36), sa.ForeignKey("members.id"), nullable=True),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
 )

@@ -46,7 +46,7 @@ class Voter:
     revoked: bool = False
 
 
-def check_vote(ballot: Ballot, voter: Voter | None, choice: str, choices: tuple[str, ...]) -> None:
+def check_vote(ballot: Ballot, voter: Voter | None, choice: str | None, choices: tuple[str, ...]) -> None:
     """Everything that must hold before a vote is accepted; raises the error to show the voter."""
     if ballot.status != OPEN:
         raise Conflict(f"ballot {ballot.id} is {ballot.status}, not open for votes", {"ballot": [ballot.status]})
@@ -56,12 +56,13 @@ def check_vote(ballot: Ballot, voter: Voter | None, choice: str, choices: tuple[
         raise Forbidden("your credential has been revoked")
     if not voter.voting:
         raise Forbidden("consultative members do not vote")
-    if choice not in choices:
+    if choices and choice not in choices:
         raise InvalidInput(f"not a choice on this ballot: {choice!r}", {"choice": [f"one of {', '.join(choices)}"]})
 
 
-def check_repeat(previous_request_id: str, request_id: str, previous_choice: str | None, choice: str) -> bool:
+def check_repeat(previous_request_id: str, request_id: str, previous_choice: object, choice: object) -> bool:
     """A voter who has voted already: True if this is a retry of that same submission."""
-    if previous_request_id == request_id and (previous_choice is None or previous_choice == choice):
+    # The earlier ballot must be found under this receipt: after a reissued credential it is not.
+    if previous_request_id == request_id and previous_choice is not None and previous_choice == choice:
         return True
     raise Conflict("you have already voted in this ballot", {"choice": ["already voted"]})

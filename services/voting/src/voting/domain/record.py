@@ -60,6 +60,41 @@ def decision_summary(counted: Tally, ballot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def election_result(ballot: dict[str, Any], rankings: list[list[str]]) -> dict[str, Any]:
+    """Count an election's ballots by its method; the seed of any lot is the ballot's own id."""
+    from voting.domain.block import count_block
+    from voting.domain.stv import RankedBallot, count_stv, result_json
+
+    candidates = sorted(ballot["candidates"])
+    if ballot["method"] == "block":
+        counted = count_block(candidates, rankings, ballot["seats"], seed=ballot["seed"])
+    else:
+        counted = count_stv(
+            candidates,
+            [RankedBallot(tuple(r)) for r in rankings],
+            ballot["seats"],
+            ballot["method"],
+            seed=ballot["seed"],
+        )
+    result = result_json(counted)
+    result["elected_names"] = [ballot["candidates"][c] for c in result["elected"]]
+    return result
+
+
+def election_record(
+    ballot: dict[str, Any], ballots: list[dict[str, Any]], participants: list[dict[str, Any]]
+) -> dict[str, Any]:
+    record = {
+        "record_version": RECORD_VERSION,
+        "ballot": ballot,
+        "ballots": sorted(ballots, key=lambda b: b["receipt"]),
+        "participants": sorted(participants, key=lambda p: p["member_id"]),
+        "result": election_result(ballot, [b["ranking"] for b in sorted(ballots, key=lambda b: b["receipt"])]),
+    }
+    record["digest"] = digest(record)
+    return record
+
+
 def recount(record: dict[str, Any]) -> dict[str, Any]:
     """Check the digest and the ballot's internal consistency, count it again and compare."""
     for key in ("ballot", "ballots", "participants", "result", "digest"):
@@ -72,7 +107,16 @@ def recount(record: dict[str, Any]) -> dict[str, Any]:
         raise RecordError("a receipt appears twice")
     if len(record["ballots"]) != len(record["participants"]):
         raise RecordError(f"{len(record['ballots'])} ballots but {len(record['participants'])} participants")
-    recounted = decision_summary(tally(b["choice"] for b in record["ballots"]), record["ballot"])
+    if record["ballot"].get("secrecy") == "named":
+        # Who voted how is published: it must add up to the same ballots, one each.
+        said = sorted(repr(p.get("choice") or p.get("ranking")) for p in record["participants"])
+        cast = sorted(repr(b.get("choice") or b.get("ranking")) for b in record["ballots"])
+        if said != cast:
+            raise RecordError("the named votes of the participants do not match the ballots")
+    if record["ballot"].get("kind") == "election":
+        recounted = election_result(record["ballot"], [b["ranking"] for b in record["ballots"]])
+    else:
+        recounted = decision_summary(tally(b["choice"] for b in record["ballots"]), record["ballot"])
     if recounted != record["result"]:
         raise RecordError(f"the recount differs from the published result: {recounted} != {record['result']}")
     return recounted
