@@ -60,7 +60,13 @@ class Stack:
 
 
 @contextmanager
-def running_stack(store: str, amqp_uri: str, workdir: Path, replicas: dict[str, int] | None = None) -> Iterator[Stack]:
+def running_stack(
+    store: str,
+    amqp_uri: str,
+    workdir: Path,
+    replicas: dict[str, int] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
     """The four services as processes on `store`, the sections relay behind a proxy tests can cut."""
     if store == "sqlite":
         urls = {s: f"sqlite:///{workdir / (s + '.sqlite')}" for s in SERVICES_WITH_STORES}
@@ -76,6 +82,7 @@ def running_stack(store: str, amqp_uri: str, workdir: Path, replicas: dict[str, 
             "ADMIN_TOKEN": admin,
             "OBSERVER_TOKEN": observer,
             **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()},
+            **(extra_env or {}),
         },
         log_dir=workdir / "log",
         # The sections relay publishes through a proxy the tests can cut; RPC stays direct.

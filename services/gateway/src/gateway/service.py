@@ -298,6 +298,101 @@ class GatewayService:
     def ballot_record(self, request: Request, ballot_id: str) -> Response:
         return json_response(call(self.voting.get_record, ballot_id))
 
+    # Elections
+
+    @api("POST", "/api/v1/bodies/<string:body_id>/elections")
+    def create_election(self, request: Request, body_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.create_election, actor.to_wire(), body_id, read_json(request)), 201)
+
+    @api("GET", "/api/v1/bodies/<string:body_id>/elections")
+    def list_elections(self, request: Request, body_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response({"elections": call(self.voting.list_elections, body_id)})
+
+    @api("GET", "/api/v1/elections/<string:election_id>")
+    def get_election(self, request: Request, election_id: str) -> Response:
+        self._as(request, *ANYONE)
+        return json_response(call(self.voting.get_election, election_id))
+
+    @api("POST", "/api/v1/elections/<string:election_id>/candidates")
+    def nominate_candidate(self, request: Request, election_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(
+            call(self.voting.nominate_candidate, actor.to_wire(), election_id, read_json(request)), 201
+        )
+
+    @api("POST", "/api/v1/elections/<string:election_id>/candidates/<string:candidate_id>/withdraw")
+    def withdraw_candidate(self, request: Request, election_id: str, candidate_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.voting.withdraw_candidate, actor.to_wire(), election_id, candidate_id))
+
+    @api("POST", "/api/v1/elections/<string:election_id>/ballot")
+    def open_election_ballot(self, request: Request, election_id: str) -> Response:
+        actor = self._as(request, "admin")
+        body = read_json(request) if request.get_data() else {}
+        return json_response(call(self.voting.open_election_ballot, actor.to_wire(), election_id, body), 201)
+
+    # Notifications: webhook subscriptions, deliveries, section inboxes, circulars
+
+    @api("POST", "/api/v1/webhooks")
+    def register_webhook(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.secretariat.register_webhook, actor.to_wire(), read_json(request)), 201)
+
+    @api("GET", "/api/v1/webhooks")
+    def list_webhooks(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        return json_response({"webhooks": call(self.secretariat.list_webhooks, actor.to_wire())})
+
+    @api("DELETE", "/api/v1/webhooks/<string:subscription_id>")
+    def delete_webhook(self, request: Request, subscription_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.secretariat.delete_webhook, actor.to_wire(), subscription_id))
+
+    @api("POST", "/api/v1/sections/<string:code>/webhook-secret")
+    def rotate_section_webhook_secret(self, request: Request, code: str) -> Response:
+        actor = self._for_section(request, code)
+        return json_response(call(self.secretariat.rotate_section_webhook_secret, actor.to_wire(), code))
+
+    @api("GET", "/api/v1/deliveries")
+    def list_deliveries(self, request: Request) -> Response:
+        actor = self._as(request, "admin", "secretariat")
+        found = call(self.secretariat.list_deliveries, actor.to_wire(), dict(request.args))
+        return json_response({"deliveries": found})
+
+    @api("GET", "/api/v1/deliveries/<string:delivery_id>")
+    def get_delivery(self, request: Request, delivery_id: str) -> Response:
+        actor = self._as(request, "admin", "secretariat")
+        return json_response(call(self.secretariat.get_delivery, actor.to_wire(), delivery_id))
+
+    @api("POST", "/api/v1/deliveries/<string:delivery_id>/retry")
+    def retry_delivery(self, request: Request, delivery_id: str) -> Response:
+        actor = self._as(request, "admin", "secretariat")
+        return json_response(call(self.secretariat.retry_delivery, actor.to_wire(), delivery_id))
+
+    @api("GET", "/api/v1/sections/<string:code>/inbox")
+    def section_inbox(self, request: Request, code: str) -> Response:
+        actor = self._for_section(request, code)
+        found = call(self.secretariat.section_inbox, actor.to_wire(), code, dict(request.args))
+        return json_response({"notifications": found})
+
+    @api("POST", "/api/v1/sections/<string:code>/inbox/<int:notification_id>/read")
+    def mark_read(self, request: Request, code: str, notification_id: int) -> Response:
+        actor = self._for_section(request, code)
+        return json_response(call(self.secretariat.mark_read, actor.to_wire(), code, notification_id))
+
+    @api("POST", "/api/v1/circulars")
+    def issue_circular(self, request: Request) -> Response:
+        actor = self._as(request, "admin", "secretariat")
+        issued = call(self.secretariat.issue_circular, actor.to_wire(), read_json(request), timeout=30)
+        return json_response(issued, 201)
+
+    @api("GET", "/api/v1/circulars")
+    def list_circulars(self, request: Request) -> Response:
+        actor = self._as(request, "admin", "secretariat")
+        return json_response({"circulars": call(self.secretariat.list_circulars, actor.to_wire())})
+
     # Secretariat
 
     @api("GET", "/api/v1/notifications")

@@ -294,14 +294,200 @@ class BallotView(Schema):
 
 
 class VoteSubmission(Request):
-    choice = fields.String(required=True, validate=validate.OneOf(("yes", "no", "abstain")))
+    choice = fields.String(validate=validate.OneOf(("yes", "no", "abstain")), metadata={"description": "motions"})
+    ranking = fields.List(
+        fields.String(),
+        validate=validate.Length(min=1),
+        metadata={"description": "STV elections: candidate ids, most preferred first"},
+    )
+    marks = fields.List(
+        fields.String(),
+        validate=validate.Length(min=1),
+        metadata={"description": "block elections: up to as many candidate ids as seats"},
+    )
     request_id = fields.String(
         load_default=None,
         validate=validate.Length(min=1, max=100),
         metadata={"description": "repeat it on a retry to get the same receipt back"},
     )
 
+    @validates_schema
+    def _one_kind(self, data: dict[str, Any], **_: Any) -> None:
+        given = [k for k in ("choice", "ranking", "marks") if k in data]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of choice, ranking, marks", "_schema")
+
 
 class Receipt(Schema):
     ballot_id = fields.String()
     receipt = fields.String(metadata={"description": "find it in the published record after the close"})
+
+
+# Elections
+
+
+class ElectionCreation(Request):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    seats = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(("block", "meek", "wigm")),
+        metadata={"description": "block vote, or STV by Meek's method or WIGM"},
+    )
+    secrecy = fields.String(load_default="secret", validate=validate.OneOf(("secret", "named")))
+    fills_body_id = fields.String(load_default=None, metadata={"description": "the body whose members it elects"})
+
+
+class ElectionView(Schema):
+    id = fields.String()
+    body_id = fields.String()
+    fills_body_id = fields.String(allow_none=True)
+    title = fields.String()
+    seats = fields.Integer()
+    method = fields.String()
+    secrecy = fields.String()
+    ballot_id = fields.String(allow_none=True)
+    candidates = fields.List(fields.Dict())
+
+
+class CandidateNomination(Request):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    member_id = fields.String(
+        load_default=None, metadata={"description": "if the candidate already holds a credential"}
+    )
+
+
+# Secretariat
+
+from congress.contract.catalogue import CIRCULAR_AUDIENCES, DELIVERY_CHANNELS  # noqa: E402  (this section's own)
+
+# What an outside system may subscribe a webhook to: what the Secretariat hears and issues.
+WEBHOOK_EVENT_TYPES = (
+    "section.registered",
+    "section.updated",
+    "section.status_changed",
+    "congress.convened",
+    "motion.decided",
+    "election.result_declared",
+    "body.membership_changed",
+    "circular.issued",
+)
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+
+
+class WebhookRegistration(Request):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENT_TYPES)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    section = fields.String(
+        load_default=None, validate=CODE, metadata={"description": "only events to or about this section"}
+    )
+    description = fields.String(load_default="", validate=validate.Length(max=300))
+
+
+class WebhookView(Schema):
+    id = fields.String()
+    url = fields.String()
+    event_types = fields.List(fields.String(), allow_none=True, metadata={"description": "null: a section's own"})
+    section = fields.String(allow_none=True)
+    origin = fields.String(metadata={"description": "api (registered) or contacts (a section's webhook_url)"})
+    description = fields.String()
+    created_at = fields.AwareDateTime(format="iso")
+    secret = fields.String(
+        metadata={"description": "whsec_…: shown once, when registered or rotated; verifies webhook-signature"}
+    )
+
+
+class DeliveryFilter(Request):
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    channel = fields.String(validate=validate.OneOf(DELIVERY_CHANNELS))
+    event_type = fields.String()
+    recipient = fields.String()
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeliveryAttemptView(Schema):
+    attempt = fields.Integer()
+    attempted_at = fields.AwareDateTime(format="iso")
+    outcome = fields.String()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "HTTP status or SMTP reply code"})
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+
+
+class DeliveryView(Schema):
+    id = fields.String()
+    notification_id = fields.Integer()
+    event_id = fields.String()
+    event_type = fields.String()
+    channel = fields.String()
+    recipient = fields.String()
+    address = fields.String()
+    subscription_id = fields.String(allow_none=True)
+    status = fields.String()
+    attempts = fields.Integer()
+    attempt_limit = fields.Integer()
+    next_attempt_at = fields.AwareDateTime(format="iso")
+    last_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime(format="iso")
+    delivered_at = fields.AwareDateTime(format="iso", allow_none=True)
+    log = fields.List(fields.Nested(DeliveryAttemptView), metadata={"description": "one entry per attempt"})
+
+
+class InboxFilter(Request):
+    unread = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class InboxNotificationView(Schema):
+    id = fields.Integer()
+    event_id = fields.String()
+    event_type = fields.String()
+    subject = fields.String()
+    body = fields.String()
+    created_at = fields.AwareDateTime(format="iso")
+    read = fields.Boolean()
+    read_at = fields.AwareDateTime(format="iso", allow_none=True)
+
+
+class CircularIssue(Request):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    audience = fields.String(load_default="all_sections", validate=validate.OneOf(CIRCULAR_AUDIENCES))
+    sections = fields.List(
+        fields.String(validate=CODE), load_default=list, metadata={"description": "with audience 'sections'"}
+    )
+
+    @validates_schema
+    def _sections_with_their_audience(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("audience") == "sections" and not data.get("sections"):
+            raise ValidationError("name at least one section for audience 'sections'", "sections")
+        if data.get("audience") != "sections" and data.get("sections"):
+            raise ValidationError("sections are chosen only with audience 'sections'", "sections")
+
+
+class CircularView(Schema):
+    id = fields.String()
+    title = fields.String()
+    body = fields.String()
+    audience = fields.String()
+    sections = fields.List(fields.String())
+    recipients = fields.Integer()
+    issued_by = fields.String()
+    issued_at = fields.AwareDateTime(format="iso")
+    event_id = fields.String()
+
+
+class CredentialDelivery(Request):
+    """The voting service's RPC payload to secretariat.deliver_credential (never over HTTP)."""
+
+    member_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    body_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    credential = fields.String(required=True, validate=validate.Length(min=8, max=500))

@@ -124,6 +124,7 @@ class DelegateAccreditedV1(EventData):
     name = fields.String(required=True)
     section = fields.String(allow_none=True, load_default=None)
     deliberative = fields.Boolean(required=True)
+    email = fields.Email(allow_none=True, load_default=None)
 
 
 class MotionTabledV1(EventData):
@@ -183,6 +184,74 @@ class MotionDecidedV1(EventData):
     electorate = fields.Integer(required=True)
 
 
+class ElectedCandidate(EventData):
+    candidate_id = fields.String(required=True)
+    name = fields.String(required=True)
+    member_id = fields.String(allow_none=True, load_default=None)
+
+
+class ElectionResultDeclaredV1(EventData):
+    """An election's result: the elected in order of election and every round of the count."""
+
+    election_id = fields.String(required=True)
+    ballot_id = fields.String(required=True)
+    body_id = fields.String(required=True, metadata={"description": "the electing body"})
+    fills_body_id = fields.String(allow_none=True, load_default=None, metadata={"description": "the body elected"})
+    title = fields.String(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(("block", "meek", "wigm")))
+    seats = fields.Integer(required=True)
+    quota = fields.String(required=True)
+    elected = fields.List(fields.Nested(ElectedCandidate), required=True)
+    rounds = fields.List(fields.Dict(), required=True)
+    digest = fields.String(required=True)
+
+
+class BodyMembershipChangedV1(EventData):
+    """A body's voting members changed (e.g. the IEC after the Congress elected it)."""
+
+    body_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    members = fields.List(fields.String(), required=True)
+    added = fields.List(fields.String(), required=True)
+    removed = fields.List(fields.String(), required=True)
+    reason = fields.String(required=True)
+
+
+CIRCULAR_AUDIENCES = ("all_sections", "iec", "sections")
+DELIVERY_CHANNELS = ("email", "webhook")
+
+
+class CircularIssuedV1(EventData):
+    """The International Secretariat issued a circular; it is delivered on every channel."""
+
+    circular_id = fields.String(required=True)
+    title = fields.String(required=True)
+    body = fields.String(required=True)
+    audience = fields.String(required=True, validate=validate.OneOf(CIRCULAR_AUDIENCES))
+    sections = fields.List(fields.String(), required=True, metadata={"description": "the sections addressed"})
+    recipients = fields.Integer(required=True, metadata={"description": "how many recipients it went to"})
+    issued_by = fields.String(required=True)
+    issued_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class NotificationDeliveredV1(EventData):
+    """A notification reached its recipient on one channel (never its content)."""
+
+    delivery_id = fields.String(required=True)
+    notification_id = fields.Integer(allow_none=True, load_default=None)
+    channel = fields.String(required=True, validate=validate.OneOf(DELIVERY_CHANNELS))
+    recipient = fields.String(required=True, metadata={"description": "centre, section:<code>, member:<id>, …"})
+    event_type = fields.String(required=True, metadata={"description": "what it was about; 'credential' for one"})
+    event_id = fields.String(allow_none=True, load_default=None)
+    attempts = fields.Integer(required=True)
+
+
+class NotificationFailedV1(NotificationDeliveredV1):
+    """A delivery gave up after its last attempt (an admin may retry it)."""
+
+    error = fields.String(required=True)
+
+
 class UnknownEventType(LookupError):
     def __init__(self, event_type: str, version: int | None = None) -> None:
         what = event_type if version is None else f"{event_type} v{version}"
@@ -208,6 +277,11 @@ CATALOGUE: dict[str, dict[int, tuple[str, type[EventData]]]] = {
     "vote.recorded": {1: ("voting", VoteRecordedV1)},
     "ballot.closed": {1: ("voting", BallotClosedV1)},
     "motion.decided": {1: ("voting", MotionDecidedV1)},
+    "election.result_declared": {1: ("voting", ElectionResultDeclaredV1)},
+    "body.membership_changed": {1: ("voting", BodyMembershipChangedV1)},
+    "circular.issued": {1: ("secretariat", CircularIssuedV1)},
+    "notification.delivered": {1: ("secretariat", NotificationDeliveredV1)},
+    "notification.failed": {1: ("secretariat", NotificationFailedV1)},
 }
 
 

@@ -36,6 +36,15 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("voting", "sections", "delegate.nominated"),
     Subscription("voting", "sections", "delegate.withdrawn"),
     Subscription("secretariat", "sections", "section.registered"),
+    # The Secretariat's recipients (contacts, delegates, IEC/IS members) and what it notifies of.
+    Subscription("secretariat", "sections", "section.updated"),
+    Subscription("secretariat", "sections", "section.status_changed"),
+    Subscription("secretariat", "sections", "delegate.nominated"),
+    Subscription("secretariat", "voting", "delegate.accredited"),
+    Subscription("secretariat", "voting", "body.membership_changed"),
+    Subscription("secretariat", "voting", "congress.convened"),
+    Subscription("secretariat", "voting", "motion.decided"),
+    Subscription("secretariat", "voting", "election.result_declared"),
 )
 
 
