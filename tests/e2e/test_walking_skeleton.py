@@ -81,6 +81,8 @@ def test_a_late_subscriber_replays_the_event_log_by_position(stack: Stack) -> No
     replayed = [code for code in registered if code in codes]
     assert replayed == codes
     assert all(EnvelopeSchema().load(event) for event in seen)
+    only = stack.api("GET", "/api/v1/events/sections?types=section.registered&limit=1000").json()["events"]
+    assert only and {entry["event"]["type"] for entry in only} == {"section.registered"}
     assert stack.api("GET", "/api/v1/events/nowhere").status_code == 404
     assert stack.api("GET", "/api/v1/events/sections?after=-1").status_code == 400
 

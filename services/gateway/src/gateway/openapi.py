@@ -49,7 +49,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET",
         "/api/v1/events/<string:producer>",
-        "A producer's event log after a position (replay)",
+        "A producer's event log after a position (replay; ?after=N&limit=M&types=a,b)",
         "admin, secretariat, observer",
         "events",
     ),

@@ -87,7 +87,8 @@ class GatewayService:
         after, limit = request.args.get("after", "0"), request.args.get("limit", "100")
         if not (after.isdigit() and limit.isdigit()):
             raise InvalidInput("after and limit must be whole numbers", {"after": [after], "limit": [limit]})
-        entries = call(getattr(self, producer).replay_events, int(after), int(limit))
+        types = [t for t in request.args.get("types", "").split(",") if t] or None
+        entries = call(getattr(self, producer).replay_events, int(after), int(limit), types)
         return json_response({"events": entries, "next_after": entries[-1]["position"] if entries else int(after)})
 
     # Sections
@@ -292,7 +293,8 @@ class GatewayService:
     @api("POST", "/api/v1/ballots/<string:ballot_id>/close")
     def close_ballot(self, request: Request, ballot_id: str) -> Response:
         actor = self._as(request, "admin")
-        return json_response(call(self.voting.close_ballot, actor.to_wire(), ballot_id, timeout=60))
+        # Under the CLI's own 60 s: a slow close answers 503 before the client gives up.
+        return json_response(call(self.voting.close_ballot, actor.to_wire(), ballot_id, timeout=45))
 
     @api("GET", "/api/v1/ballots/<string:ballot_id>/record")
     def ballot_record(self, request: Request, ballot_id: str) -> Response:

@@ -30,6 +30,8 @@ from congress.cli.admin import (
 from congress.contract.api import MAJORITY_RULES
 
 EVENTS = "/api/v1/events/voting"
+# Only what the bar needs: the server filters, so a long log is not paged through in full.
+WATCHED = "vote.recorded,ballot.closed"
 PAGE = 500
 BAR_WIDTH = 20
 MOTION_RESULT = {"outcome", "tally", "cast", "electorate", "majority_rule", "majority_met", "quorum", "quorum_met"}
@@ -301,7 +303,7 @@ def end_of_log(client: Client) -> int:
     """The position of the voting service's last event: page through the log to its end."""
     after = 0
     while True:
-        page = client.call("GET", EVENTS, query={"after": str(after), "limit": str(PAGE)})
+        page = client.call("GET", EVENTS, query={"after": str(after), "limit": str(PAGE), "types": WATCHED})
         after = int(page["next_after"])
         if len(page["events"]) < PAGE:
             return after
@@ -331,7 +333,7 @@ def watch(client: Client, ballot_id: str, line: TurnoutLine, interval: float) ->
     cast, electorate = ballot["votes_cast"], ballot["electorate"]
     line.update(ballot_id, cast, electorate)
     while True:
-        page = client.call("GET", EVENTS, query={"after": str(after), "limit": str(PAGE)})
+        page = client.call("GET", EVENTS, query={"after": str(after), "limit": str(PAGE), "types": WATCHED})
         for entry in page["events"]:
             event = entry["event"]
             data = event.get("data") or {}

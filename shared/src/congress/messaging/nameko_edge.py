@@ -144,8 +144,9 @@ class EventLog:
     MAX_PAGE = 1000
 
     @rpc
-    def replay_events(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        return read_outbox(self.store.engine, after=int(after), limit=max(1, min(int(limit), self.MAX_PAGE)))
+    def replay_events(self, after: int = 0, limit: int = 100, types: list[str] | None = None) -> list[dict[str, Any]]:
+        page = max(1, min(int(limit), self.MAX_PAGE))
+        return read_outbox(self.store.engine, after=int(after), limit=page, types=types)
 
     @rpc
     def ping(self) -> str:
