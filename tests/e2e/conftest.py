@@ -36,6 +36,7 @@ class Stack:
     observer_token: str
     sections_broker: TcpProxy
     engines: dict[str, sa.Engine] = field(default_factory=dict)
+    sections_metrics: str = ""
 
     @property
     def url(self) -> str:
@@ -75,6 +76,7 @@ def running_stack(
     proxy = TcpProxy(infra.RABBIT_PORT, infra.RABBIT_HOST)
     vhost = amqp_uri.rsplit("/", 1)[1]
     admin, observer = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    metrics_port = free_port()
     processes = LocalStack(
         env={
             "AMQP_URI": amqp_uri,
@@ -86,7 +88,12 @@ def running_stack(
         },
         log_dir=workdir / "log",
         # The sections relay publishes through a proxy the tests can cut; RPC stays direct.
-        service_env={"sections": {"EVENTS_AMQP_URI": infra.amqp_uri(vhost, port=proxy.port)}},
+        service_env={
+            "sections": {
+                "EVENTS_AMQP_URI": infra.amqp_uri(vhost, port=proxy.port),
+                "METRICS_PORT": str(metrics_port),
+            }
+        },
         replicas=replicas,
     )
     processes.start()
@@ -101,6 +108,7 @@ def running_stack(
             observer_token=observer,
             sections_broker=proxy,
             engines=engines,
+            sections_metrics=f"http://127.0.0.1:{metrics_port}/metrics",
         )
     finally:
         processes.stop()

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import requests
 from kombu import Connection, Exchange, Producer
 
 from congress.contract import EnvelopeSchema, new_envelope
@@ -253,3 +254,22 @@ def test_an_event_that_cannot_be_handled_goes_to_the_dead_letter_queue_with_its_
         "voting.on_section_registered",
     ]
     assert all("country" in m.headers["x-error"] for m in arrived)
+
+
+def test_every_service_exposes_prometheus_metrics(stack: Stack) -> None:
+    section = new_section()
+    assert stack.api("POST", "/api/v1/sections", json=section).status_code == 201
+    eventually(lambda: known_to_voting(stack, section["code"]), what="voting's read model")
+
+    gateway = requests.get(stack.url + "/metrics", timeout=10)
+    sections = eventually(
+        lambda: (
+            (m := requests.get(stack.sections_metrics, timeout=10).text)
+            and 'congress_events_published_total{type="section.registered"}' in m
+            and m
+        ),
+        what="the sections service's published-events counter",
+    )
+
+    assert gateway.status_code == 200 and "text/plain" in gateway.headers["Content-Type"]
+    assert "congress_outbox_pending " in sections

@@ -45,6 +45,7 @@ class Operation:
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/health", "Health of the gateway and the services behind it", "none", "platform", public=True),
     Operation("GET", "/api/openapi.json", "This document", "none", "platform", public=True),
+    Operation("GET", "/metrics", "Prometheus metrics of the gateway", "none", "platform", public=True),
     Operation("GET", "/api/asyncapi.json", "The event contract (AsyncAPI 3.0)", "none", "platform", public=True),
     Operation(
         "GET",

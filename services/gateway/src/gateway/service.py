@@ -11,6 +11,7 @@ from congress.actors import Actor, require_role, require_section
 from congress.contract.asyncapi import asyncapi_document
 from congress.errors import InvalidInput, NotAuthenticated, NotFound
 from congress.messaging.nameko_edge import LogContext
+from congress.metrics import exposition
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import TokenBook, presented_token, receipt_for, token_hash
 from gateway.http import api, json_response, read_json
@@ -69,6 +70,11 @@ class GatewayService:
             {"status": "ok" if healthy else "degraded", "version": __version__, "services": services},
             200 if healthy else 503,
         )
+
+    @api("GET", "/metrics")
+    def metrics(self, request: Request) -> Response:
+        body, content_type = exposition()
+        return Response(body, status=200, content_type=content_type)
 
     @api("GET", "/api/openapi.json")
     def openapi(self, request: Request) -> Response:

@@ -28,6 +28,7 @@ from congress.logs import set_correlation_id
 from congress.messaging import topology
 from congress.messaging.relay import EventPublisher, OutboxRelay
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine, read_outbox
+from congress.metrics import EVENTS_HANDLED, serve_if_configured
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Store(DependencyProvider):
 
     def start(self) -> None:
         self._running = True
+        serve_if_configured()
         self.container.spawn_managed_thread(self._relay_forever)
         self.container.spawn_managed_thread(self._heartbeat_forever)
 
@@ -208,6 +210,9 @@ class Subscriber(EventHandler):
                 retry=False,
             )
         log.error("event dead-lettered from %s: %s", self.queue.name, error)
+        EVENTS_HANDLED.labels(
+            f"{self.container.service_name}.{self.method_name}", self.event_type, "dead_lettered"
+        ).inc()
 
 
 subscribe = Subscriber.decorator
@@ -229,10 +234,12 @@ def idempotent(handler: Callable[..., Any]) -> Callable[[Any, dict[str, Any]], A
         with self.store.unit_of_work(correlation_id=event.correlation_id) as uow:
             if not uow.claim(event.event_id, consumer):
                 log.info("%s: event %s already processed; skipped", consumer, event.event_id)
+                EVENTS_HANDLED.labels(consumer, event.type, "duplicate").inc()
                 return None
             result = handler(self, uow, event)
             uow.commit()
         log.info("%s applied %s %s", consumer, event.type, event.event_id)
+        EVENTS_HANDLED.labels(consumer, event.type, "applied").inc()
         return result
 
     run_once.__congress_idempotent__ = True  # type: ignore[attr-defined]

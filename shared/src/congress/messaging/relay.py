@@ -18,6 +18,7 @@ from kombu import Connection, Producer
 
 from congress.messaging import topology
 from congress.messaging.store import OUTBOX, is_postgres
+from congress.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ class OutboxRelay:
                 .order_by(OUTBOX.c.position)
                 .limit(self.batch)
             ).all()
+            pending = conn.scalar(
+                sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+            )
             conn.commit()  # no transaction stays open while we wait on the broker
+            OUTBOX_PENDING.set(pending or 0)
             if not rows:
                 return sent
             confirmed: list[int] = []
@@ -117,6 +122,7 @@ class OutboxRelay:
                 for row in rows:
                     self.publisher.publish(row.envelope)
                     confirmed.append(row.position)
+                    EVENTS_PUBLISHED.labels(row.envelope["type"]).inc()
             finally:
                 if confirmed:
                     conn.execute(
