@@ -21,8 +21,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import Stack
-from tests.support.congress import Delegate, congress_in_session, table_and_open
-from tests.support.infra import eventually
+from tests.support.congress import Delegate, congress_in_session, section_with_nominations, table_and_open
 
 pytestmark = pytest.mark.e2e
 
@@ -101,27 +100,7 @@ def vote(stack: Stack, ballot_id: str, delegate: Delegate, choice: str) -> dict:
 
 def nominated_delegates(stack: Stack, delegates: int) -> str:
     """A section of our own with `delegates` nominations under a fresh apportionment: its id."""
-    code = "c" + secrets.token_hex(4)
-    section = {"code": code, "name": f"Section {code}", "country": "Congressland", "email": f"{code}@example.org"}
-    api_ok(stack.api("POST", "/api/v1/sections", json=section), 201)
-    api_ok(stack.api("POST", f"/api/v1/sections/{code}/returns", json={"as_of": "2026-09-30", "members": 10**9}), 201)
-    # Our section dwarfs every other, so D'Hondt without a minimum gives it (nearly) every seat.
-    apportionment = api_ok(
-        stack.api("POST", "/api/v1/apportionments", json={"seats": delegates + 5, "method": "dhondt", "minimum": 0}),
-        201,
-    )
-    for i in range(delegates):
-        nomination = {"name": f"Delegate {i} of {code}", "email": f"d{i}.{code}@example.org"}
-        api_ok(stack.api("POST", f"/api/v1/sections/{code}/nominations", json=nomination), 201)
-    eventually(
-        lambda: (
-            stack.rows("voting", "SELECT count(*) AS n FROM nominated_delegates WHERE code = :c", c=code)[0]["n"]
-            == delegates
-        ),
-        timeout=60,
-        what="voting to hear of every nomination",
-    )
-    return apportionment["id"]
+    return section_with_nominations(stack, delegates)[1]["id"]
 
 
 def test_a_congress_from_schedule_to_a_recounted_record(stack: Stack, cli: Run, tmp_path: Path) -> None:

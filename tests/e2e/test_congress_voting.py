@@ -201,7 +201,8 @@ def test_nothing_in_the_database_joins_a_voter_to_a_secret_ballot(stack: Stack, 
     assert (
         stack.rows(
             "voting",
-            "SELECT count(*) AS n FROM participation WHERE ballot_id = :b AND request_id IS NOT NULL",
+            "SELECT count(*) AS n FROM participation WHERE ballot_id = :b "
+            "AND (request_id IS NOT NULL OR sealed_receipt IS NOT NULL)",
             b=ballot["id"],
         )[0]["n"]
         == 0

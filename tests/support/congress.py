@@ -35,39 +35,30 @@ def _ok(answer: Any, status: int = 200) -> dict:
     return answer.json()
 
 
-def congress_in_session(stack: Any, delegates: int, workers: int = 8) -> Congress:
-    """`stack` has api(method, path, token=…, json=…) and rows(service, sql, **params)."""
+def section_with_nominations(stack: Any, delegates: int, workers: int = 8) -> tuple[str, dict]:
+    """A section of our own with `delegates` nominations under a fresh apportionment, once voting
+    has heard of them all: (its code, the apportionment)."""
     code = "c" + secrets.token_hex(4)
-    _ok(
-        stack.api(
-            "POST",
-            "/api/v1/sections",
-            json={"code": code, "name": f"Section {code}", "country": "Congressland", "email": f"{code}@example.org"},
-        ),
-        201,
-    )
+    section = {"code": code, "name": f"Section {code}", "country": "Congressland", "email": f"{code}@example.org"}
+    _ok(stack.api("POST", "/api/v1/sections", json=section), 201)
     _ok(stack.api("POST", f"/api/v1/sections/{code}/returns", json={"as_of": "2026-09-30", "members": 10**9}), 201)
-    # Other tests' congresses have sections as large as ours: enough seats that ours gets its share.
-    full_sections = len(_ok(stack.api("GET", "/api/v1/sections?status=section"))["sections"])
-    apportionment = _ok(
-        stack.api(
-            "POST",
-            "/api/v1/apportionments",
-            json={"seats": (delegates + 5) * full_sections, "method": "dhondt", "minimum": 0},
-        ),
-        201,
-    )
-    assert next(a["seats"] for a in apportionment["allocations"] if a["section"] == code) >= delegates
+    # Other tests' sections may be as large as ours or larger: double the seats until ours has enough.
+    seats = delegates + 5
+    while True:
+        apportionment = _ok(
+            stack.api("POST", "/api/v1/apportionments", json={"seats": seats, "method": "dhondt", "minimum": 0}), 201
+        )
+        if next(a["seats"] for a in apportionment["allocations"] if a["section"] == code) >= delegates:
+            break
+        seats *= 2
 
     def nominate(i: int) -> None:
-        _ok(
-            stack.api(
-                "POST",
-                f"/api/v1/sections/{code}/nominations",
-                json={"name": f"Delegate {i} of {code}", "email": f"d{i}.{code}@example.org"},
-            ),
-            201,
-        )
+        nomination = {
+            "name": f"Delegate {i} of {code}",
+            "email": f"d{i}.{code}@example.org",
+            "apportionment_id": apportionment["id"],
+        }
+        _ok(stack.api("POST", f"/api/v1/sections/{code}/nominations", json=nomination), 201)
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(nominate, range(delegates)))
@@ -79,6 +70,12 @@ def congress_in_session(stack: Any, delegates: int, workers: int = 8) -> Congres
         timeout=60,
         what="voting to hear of every nomination",
     )
+    return code, apportionment
+
+
+def congress_in_session(stack: Any, delegates: int, workers: int = 8) -> Congress:
+    """`stack` has api(method, path, token=…, json=…) and rows(service, sql, **params)."""
+    code, apportionment = section_with_nominations(stack, delegates, workers)
     congress = _ok(
         stack.api("POST", "/api/v1/congresses", json={"title": f"Congress {code}", "opens_on": "2027-01-10"}), 201
     )

@@ -54,7 +54,10 @@ class TokenBook:
         return None
 
 
-def receipt_for(credential: str, ballot_id: str) -> str:
-    """A voter's receipt in a ballot: keyed by their credential, which the voting service never
-    sees (it keeps only a hash), so its database alone cannot tell whose receipt is whose."""
-    return hmac.new(credential.encode(), f"congress-receipt:{ballot_id}".encode(), hashlib.sha256).hexdigest()[:32]
+def receipt_key(credential: str, ballot_id: str) -> str:
+    """A one-time key, per voter and ballot, that only the holder of the credential can make.
+
+    The voting service seals the voter's (random) receipt with it while the ballot is open, so a
+    retried vote gets the same receipt back; the sealed copy is erased at the close. The receipt
+    itself is random, so knowing a credential later reveals nothing of how its holder voted."""
+    return hmac.new(credential.encode(), f"congress-receipt-key:{ballot_id}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -9,11 +9,11 @@ from werkzeug.wrappers import Request, Response
 from congress import __version__
 from congress.actors import Actor, require_role, require_section
 from congress.contract.asyncapi import asyncapi_document
-from congress.errors import InvalidInput, NotAuthenticated, NotFound
+from congress.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from congress.messaging.nameko_edge import LogContext
 from congress.metrics import exposition
 from congress.rpc import ServiceUnavailable, call
-from gateway.auth import TokenBook, presented_token, receipt_for, token_hash
+from gateway.auth import TokenBook, presented_token, receipt_key, token_hash
 from gateway.http import api, json_response, read_json
 from gateway.openapi import openapi_document
 
@@ -42,6 +42,8 @@ class GatewayService:
         known = call((self.voting if credential else self.sections).identify, presented)
         if known is None:
             raise NotAuthenticated("the bearer token is not valid (unknown or revoked)")
+        if known.get("revoked"):
+            raise Forbidden("your credential has been revoked; ask the Secretariat for a new one")
         return Actor.from_wire(known)
 
     def _as(self, request: Request, *roles: str) -> Actor:
@@ -293,8 +295,8 @@ class GatewayService:
         body = read_json(request)
         if isinstance(body, dict) and request.headers.get("Idempotency-Key") and "request_id" not in body:
             body["request_id"] = request.headers["Idempotency-Key"]
-        receipt = receipt_for(credential, ballot_id)
-        return json_response(call(self.voting.cast_vote, actor.to_wire(), ballot_id, body, receipt), 201)
+        key = receipt_key(credential, ballot_id)
+        return json_response(call(self.voting.cast_vote, actor.to_wire(), ballot_id, body, key), 201)
 
     @api("POST", "/api/v1/ballots/<string:ballot_id>/close")
     def close_ballot(self, request: Request, ballot_id: str) -> Response:

@@ -1,15 +1,17 @@
 """Use cases of motions and ballots: table, open, vote, close, publish.
 
 Secret ballots keep who voted (`participation`) apart from what was voted (`ballot_box`, under
-the voter's receipt). The receipt is an HMAC keyed by the voter's credential, made by the
-gateway; we keep only the credential's hash, so the database cannot recompute whose receipt is
-whose. At the close both tables are rewritten for the ballot in one transaction, in receipt
-and member order, so neither row order nor PostgreSQL's transaction ids join them.
+the voter's receipt). The receipt is random. While the ballot is open, participation keeps it
+sealed with a one-time key that only the voter's credential makes (the gateway derives it), so a
+retry gets the same receipt back; the close erases the sealed copy and the request ids, and
+rewrites both tables for the ballot in one transaction, in receipt and member order, so neither
+row order nor PostgreSQL's transaction ids join them.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +34,7 @@ from voting.adapters.orm import (
     motions,
     participation,
 )
-from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote
+from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote, seal
 from voting.domain.congresses import may_vote
 from voting.domain.motions import default_quorum, tally
 from voting.domain.record import decision_summary, election_record, motion_record
@@ -120,7 +122,6 @@ def _open(uow: Any, body_id: str, kind: str, subject_id: str, secrecy: str) -> s
                 body_members.c.body_id == body_id,
                 body_members.c.deliberative,
                 body_members.c.accredited,
-                ~members.c.credential_revoked,
             )
         )
     ]
@@ -179,7 +180,7 @@ def get_record(store: Any, ballot_id: str) -> dict[str, Any]:
     return ballot.record
 
 
-def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt: str) -> dict[str, Any]:
+def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
     require_role(actor, "delegate")
     if not actor.member:
         raise Forbidden("this token does not belong to a member of any body")
@@ -187,14 +188,14 @@ def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt: s
     request_id = vote.pop("request_id") or str(uuid.uuid4())
     for _attempt in range(3):
         try:
-            return _cast(store, actor.member, ballot_id, vote, request_id, receipt)
+            return _cast(store, actor.member, ballot_id, vote, request_id, receipt_key)
         except IntegrityError:
             continue  # the same voter's concurrent submission committed first: answer as a repeat
     raise Conflict("your vote could not be recorded; try again", {})
 
 
 def _cast(
-    store: Any, member_id: str, ballot_id: str, vote: dict[str, Any], request_id: str, receipt: str
+    store: Any, member_id: str, ballot_id: str, vote: dict[str, Any], request_id: str, receipt_key: str
 ) -> dict[str, Any]:
     with store.unit_of_work() as uow:
         session = uow.session
@@ -214,6 +215,7 @@ def _cast(
         check_vote(ballot, voter, None, ())  # open, and theirs to vote in, before what they voted
         choice, ranking = _what_was_voted(session, ballot.kind, row.subject_id, vote)
         if previous is not None:
+            receipt = seal(previous.sealed_receipt, receipt_key) if previous.sealed_receipt else ""
             earlier = session.execute(
                 sa.select(ballot_box.c.choice, ballot_box.c.ranking).where(
                     ballot_box.c.ballot_id == ballot_id, ballot_box.c.receipt == receipt
@@ -223,6 +225,7 @@ def _cast(
             check_repeat(previous.request_id, request_id, before, (choice, ranking))
             return {"ballot_id": ballot_id, "receipt": receipt}
         named = ballot.secrecy == "named"
+        receipt = secrets.token_hex(16)  # random: a credential known later reveals nothing
         session.execute(
             participation.insert().values(
                 ballot_id=ballot_id,
@@ -230,6 +233,7 @@ def _cast(
                 request_id=request_id,
                 choice=choice if named else None,
                 ranking=ranking if named else None,
+                sealed_receipt=seal(receipt, receipt_key),
             )
         )
         session.execute(
@@ -450,7 +454,10 @@ def unlink(session: Any, ballot_id: str) -> None:
     if voted:
         session.execute(
             participation.insert(),
-            [{**r._mapping, "request_id": None} for r in sorted(voted, key=lambda r: r.member_id)],
+            [
+                {**r._mapping, "request_id": None, "sealed_receipt": None}
+                for r in sorted(voted, key=lambda r: r.member_id)
+            ],
         )
 
 

@@ -137,9 +137,15 @@ def _add_delegate(session: Any, body_id: str, delegate: Any) -> None:
                 credential_revoked=False,
             )
         )
-    session.execute(
-        body_members.insert().values(body_id=body_id, member_id=member_id, deliberative=True, accredited=False)
-    )
+    seated = session.execute(
+        sa.select(body_members.c.member_id).where(
+            body_members.c.body_id == body_id, body_members.c.member_id == member_id
+        )
+    ).first()
+    if seated is None:  # already a delegate of this congress: nothing to add
+        session.execute(
+            body_members.insert().values(body_id=body_id, member_id=member_id, deliberative=True, accredited=False)
+        )
 
 
 def delegate_nominated_after_convening(session: Any, delegate: Any) -> None:
@@ -343,10 +349,13 @@ def revoke_credential(store: Any, actor: Actor, member_id: str) -> dict[str, Any
 
 
 def identify(store: Any, presented_hash: str) -> dict[str, Any] | None:
-    """The member a live credential stands for, or None. Revoked credentials still identify, so
-    the refusal can say why."""
+    """The member a credential stands for, or None; a revoked one says so, so the refusal can."""
     with store.session() as session:
         row = session.execute(
-            sa.select(members.c.id, members.c.section).where(members.c.credential_hash == presented_hash)
+            sa.select(members.c.id, members.c.section, members.c.credential_revoked).where(
+                members.c.credential_hash == presented_hash
+            )
         ).first()
-    return Actor("delegate", section=row.section, member=row.id).to_wire() if row else None
+    if row is None:
+        return None
+    return {**Actor("delegate", section=row.section, member=row.id).to_wire(), "revoked": row.credential_revoked}

@@ -156,8 +156,8 @@ class VotingService(EventLog):
         return balloting.open_motion_ballot(self.store, Actor.from_wire(actor), motion_id, payload)
 
     @rpc
-    def cast_vote(self, actor: dict, ballot_id: str, payload: Any, receipt: str) -> dict[str, Any]:
-        return balloting.cast_vote(self.store, Actor.from_wire(actor), ballot_id, payload, receipt)
+    def cast_vote(self, actor: dict, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
+        return balloting.cast_vote(self.store, Actor.from_wire(actor), ballot_id, payload, receipt_key)
 
     @rpc
     def close_ballot(self, actor: dict, ballot_id: str) -> dict[str, Any]:

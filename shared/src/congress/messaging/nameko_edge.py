@@ -155,6 +155,9 @@ class EventLog:
         return "pong"
 
 
+TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
 class Subscriber(EventHandler):
     """nameko's event handler with the platform's rules.
 
@@ -163,6 +166,8 @@ class Subscriber(EventHandler):
     committed by then), a failure is retried once, and a second failure moves the message to
     the dead-letter queue with the error instead of dropping it.
     """
+
+    transient_pause = 2.0
 
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL, **kwargs)
@@ -178,6 +183,10 @@ class Subscriber(EventHandler):
     def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
         if exc_info is None:
             self.queue_consumer.ack_message(message)
+        elif isinstance(exc_info[1], TRANSIENT):
+            # The database went away (failover, restart): the event is fine, try it again shortly.
+            eventlet.sleep(self.transient_pause)
+            self.queue_consumer.requeue_message(message)
         elif not message.delivery_info.get("redelivered"):
             self.queue_consumer.requeue_message(message)
         else:

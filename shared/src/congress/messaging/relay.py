@@ -89,7 +89,8 @@ class OutboxRelay:
     def relay_pending(self) -> int:
         """Publish what is unsent; returns how many were confirmed. Raises if the broker fails."""
         with self.engine.connect() as conn:
-            if is_postgres(self.engine):
+            postgres = is_postgres(self.engine)
+            if postgres:
                 leader = conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self._lock_key)))
                 conn.commit()
                 if not leader:
@@ -97,9 +98,19 @@ class OutboxRelay:
             try:
                 return self._relay(conn)
             finally:
-                if is_postgres(self.engine):
-                    conn.execute(sa.select(sa.func.pg_advisory_unlock(self._lock_key)))
-                    conn.commit()
+                if postgres:
+                    self._step_down(conn)
+
+    def _step_down(self, conn: sa.Connection) -> None:
+        """Release leadership; a connection that cannot is discarded, never pooled with the lock."""
+        try:
+            conn.rollback()  # an aborted transaction would refuse the unlock
+            released = conn.scalar(sa.select(sa.func.pg_advisory_unlock(self._lock_key)))
+            conn.commit()
+        except Exception:
+            released = False
+        if not released:
+            conn.invalidate()
 
     def _relay(self, conn: sa.Connection) -> int:
         sent = 0
@@ -110,9 +121,7 @@ class OutboxRelay:
                 .order_by(OUTBOX.c.position)
                 .limit(self.batch)
             ).all()
-            pending = conn.scalar(
-                sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
-            )
+            pending = conn.scalar(sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None)))
             conn.commit()  # no transaction stays open while we wait on the broker
             OUTBOX_PENDING.set(pending or 0)
             if not rows:
@@ -120,6 +129,10 @@ class OutboxRelay:
             confirmed: list[int] = []
             try:
                 for row in rows:
+                    if is_postgres(self.engine):
+                        # Still the leader? A dead session has lost its lock: stop before another
+                        # replica's relay and this one interleave.
+                        conn.execute(sa.text("SELECT 1"))
                     self.publisher.publish(row.envelope)
                     confirmed.append(row.position)
                     EVENTS_PUBLISHED.labels(row.envelope["type"]).inc()

@@ -45,6 +45,8 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows are zeroed, not left in free pages (the unlinking of secret ballots).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

@@ -127,6 +127,8 @@ participation = sa.Table(
     sa.Column("request_id", sa.String(100), nullable=True),  # cleared at the close
     sa.Column("choice", sa.String(16), nullable=True),  # named ballots only
     sa.Column("ranking", sa.JSON(none_as_null=True), nullable=True),  # named election ballots only
+    # The voter's receipt sealed with a key only their credential makes; erased at the close.
+    sa.Column("sealed_receipt", sa.String(32), nullable=True),
 )
 
 # What was voted, under the voter's receipt: no member, no time, no request id.
