@@ -11,6 +11,9 @@ import sys
 from congress.actors import Actor
 from congress.errors import NotAuthenticated
 
+# Placeholders people leave in config files: never an admin token.
+WEAK_TOKENS = {"", "change-me", "changeme", "admin", "secret", "password", "token"}
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -36,8 +39,10 @@ class TokenBook:
 
     @classmethod
     def from_environment(cls) -> TokenBook:
-        admin = os.environ.get("ADMIN_TOKEN")
-        if not admin:
+        admin = os.environ.get("ADMIN_TOKEN", "").strip()
+        if admin.lower() in WEAK_TOKENS or len(admin) < 12:
+            if admin:
+                print("gateway: ADMIN_TOKEN is a placeholder or under 12 characters; ignored", file=sys.stderr)
             admin = secrets.token_urlsafe(32)
             # Printed once so a newcomer can use the stack; set ADMIN_TOKEN to choose your own.
             print(f"gateway: ADMIN_TOKEN not set; generated admin token: {admin}", file=sys.stderr)

@@ -45,3 +45,12 @@ def test_the_book_holds_hashes_not_tokens(monkeypatch: pytest.MonkeyPatch) -> No
 
     assert "plain-admin-token" not in repr(book._hashes)
     assert book.find(token_hash("plain-admin-token")) == Actor("admin")
+
+
+@pytest.mark.parametrize("placeholder", ["change-me", "admin", "short"])
+def test_a_placeholder_admin_token_is_never_accepted(monkeypatch: pytest.MonkeyPatch, placeholder: str) -> None:
+    monkeypatch.setenv("ADMIN_TOKEN", placeholder)
+
+    book = TokenBook.from_environment()
+
+    assert book.find(token_hash(placeholder)) is None
