@@ -235,3 +235,12 @@ def test_nothing_in_the_database_joins_a_voter_to_a_secret_ballot(stack: Stack, 
             )
         }
         assert len(transactions) == 1  # every row rewritten by the close: no per-vote transaction id
+
+
+def test_delegates_see_their_congress_but_not_everyones_addresses(stack: Stack, congress: Congress) -> None:
+    as_delegate = stack.api("GET", f"/api/v1/bodies/{congress.body_id}/members", token=congress.delegates[0].auth)
+    as_admin = stack.api("GET", f"/api/v1/bodies/{congress.body_id}/members")
+
+    assert as_delegate.status_code == 200 and as_delegate.json()["members"]
+    assert all("email" not in m for m in as_delegate.json()["members"])
+    assert all("email" in m for m in as_admin.json()["members"])

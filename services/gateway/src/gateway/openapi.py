@@ -51,7 +51,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/api/v1/events/<string:producer>",
         "A producer's event log after a position (replay; ?after=N&limit=M&types=a,b)",
-        "admin, secretariat, observer",
+        "admin, secretariat; observers: public result events only",
         "events",
     ),
     Operation(

@@ -20,6 +20,26 @@ from gateway.openapi import openapi_document
 BACKENDS = ("sections", "voting", "secretariat")
 ANYONE = ("admin", "secretariat", "section_officer", "delegate", "observer")
 CREDENTIAL_PREFIX = "dc_"
+STAFF = ("admin", "secretariat")
+PUBLIC_EVENTS = {
+    "congress.scheduled",
+    "congress.convened",
+    "congress.in_session",
+    "congress.closed",
+    "motion.tabled",
+    "ballot.opened",
+    "vote.recorded",
+    "ballot.closed",
+    "motion.decided",
+    "election.result_declared",
+    "apportionment.calculated",
+    "circular.issued",
+}
+
+
+def without_emails(people: list[dict]) -> list[dict]:
+    """Delegates' and members' addresses are for the Centre and their own section, not for everyone."""
+    return [{key: value for key, value in person.items() if key != "email"} for person in people]
 
 
 class GatewayService:
@@ -89,13 +109,16 @@ class GatewayService:
     @api("GET", "/api/v1/events/<string:producer>")
     def replay_events(self, request: Request, producer: str) -> Response:
         """A producer's event log from a position on, for subscribers that were down or join late."""
-        self._as(request, "admin", "secretariat", "observer")
+        actor = self._as(request, *STAFF, "observer")
         if producer not in BACKENDS:
             raise NotFound(f"no producer {producer!r}; producers are {', '.join(BACKENDS)}")
         after, limit = request.args.get("after", "0"), request.args.get("limit", "100")
         if not (after.isdigit() and limit.isdigit()):
             raise InvalidInput("after and limit must be whole numbers", {"after": [after], "limit": [limit]})
         types = [t for t in request.args.get("types", "").split(",") if t] or None
+        if actor.role == "observer":
+            # Observers (a hall projector, say) read public results, not emails or webhook URLs.
+            types = sorted(set(types or PUBLIC_EVENTS) & PUBLIC_EVENTS) or ["-"]
         entries = call(getattr(self, producer).replay_events, int(after), int(limit), types)
         return json_response({"events": entries, "next_after": entries[-1]["position"] if entries else int(after)})
 
@@ -179,7 +202,8 @@ class GatewayService:
     def list_nominations(self, request: Request, code: str) -> Response:
         actor = self._as(request, *ANYONE)
         found = call(self.sections.list_nominations, actor.to_wire(), code, request.args.get("apportionment_id"))
-        return json_response({"nominations": found})
+        own_officer = actor.role == "section_officer" and actor.section == code
+        return json_response({"nominations": found if actor.role in STAFF or own_officer else without_emails(found)})
 
     @api("POST", "/api/v1/sections/<string:code>/nominations/<string:nomination_id>/withdraw")
     def withdraw_nomination(self, request: Request, code: str, nomination_id: str) -> Response:
@@ -236,8 +260,9 @@ class GatewayService:
 
     @api("GET", "/api/v1/bodies/<string:body_id>/members")
     def list_members(self, request: Request, body_id: str) -> Response:
-        self._as(request, "admin", "secretariat", "observer", "delegate")
-        return json_response({"members": call(self.voting.list_members, body_id)})
+        actor = self._as(request, "admin", "secretariat", "observer", "delegate")
+        found = call(self.voting.list_members, body_id)
+        return json_response({"members": found if actor.role in STAFF else without_emails(found)})
 
     @api("POST", "/api/v1/bodies/<string:body_id>/members")
     def add_member(self, request: Request, body_id: str) -> Response:
