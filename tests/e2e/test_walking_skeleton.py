@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -275,3 +279,45 @@ def test_every_service_exposes_prometheus_metrics(stack: Stack) -> None:
 
     assert gateway.status_code == 200 and "text/plain" in gateway.headers["Content-Type"]
     assert "congress_outbox_pending " in sections
+
+
+def test_an_operator_lists_dead_letters_and_replays_them_once_the_cause_is_fixed(stack: Stack) -> None:
+    section = new_section()
+    event = new_envelope(
+        "section.registered",
+        {**section, "webhook_url": None, "registered_at": "2026-11-24T10:00:00+00:00"},
+        producer="sections",
+    ).to_wire()
+    queue = topology.Subscription("voting", "sections", "section.registered").queue_name
+    with Connection(stack.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        dead_letters = topology.dead_letter_queue()
+        dead_letters(conn.default_channel).declare()
+        Producer(conn.default_channel).publish(  # as a consumer leaves it when its database was down
+            json.dumps(event),
+            exchange=dead_letters.exchange,
+            routing_key=queue,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            headers={
+                "x-error": "OperationalError: the database was down",
+                "x-consumer": "voting.on_section_registered",
+                "x-queue": queue,
+            },
+        )
+    tool = [str(Path(sys.executable).with_name("congress-service")), "dead-letters"]
+    env = {**os.environ, "AMQP_URI": stack.amqp_uri}
+
+    listed = subprocess.run(tool, capture_output=True, text=True, env=env, check=True)
+    again = subprocess.run(tool, capture_output=True, text=True, env=env, check=True)
+
+    assert event["event_id"] in listed.stdout and "the database was down" in listed.stdout
+    assert event["event_id"] in again.stdout  # listing takes nothing away
+    assert not known_to_voting(stack, section["code"])
+
+    replayed = subprocess.run([*tool, "--replay"], capture_output=True, text=True, env=env, check=True)
+
+    assert event["event_id"] in replayed.stdout
+    eventually(lambda: known_to_voting(stack, section["code"]), what="the replayed event applied by voting")
+    after = subprocess.run(tool, capture_output=True, text=True, env=env, check=True)
+    assert event["event_id"] not in after.stdout

@@ -76,19 +76,40 @@ def check(service: str, max_age: float) -> int:
     return 0
 
 
+def show_dead_letters(replay: bool) -> int:
+    from congress.messaging.dead_letters import dead_letters
+
+    letters = dead_letters(amqp_uri(), replay=replay)
+    for letter in letters:
+        print(f"{letter.queue}\t{letter.event_type}\t{letter.event_id}\t{letter.consumer}\t{letter.error}")
+    verb = "replayed" if replay else "held"
+    print(f"{len(letters)} dead letter(s) {verb}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="congress-service", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=("run", "migrate", "check"))
-    parser.add_argument("service", choices=SERVICES)
-    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for RabbitMQ")
-    parser.add_argument("--max-age", type=float, default=30.0, help="check: oldest acceptable heartbeat")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, help_text in (
+        ("run", "wait for RabbitMQ, migrate, then run the service"),
+        ("migrate", "only migrate the service's store"),
+        ("check", "exit 0 if the service's heartbeat is fresh"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("service", choices=SERVICES)
+        action.add_argument("--wait", type=float, default=60.0, help="seconds to wait for RabbitMQ")
+        action.add_argument("--max-age", type=float, default=30.0, help="check: oldest acceptable heartbeat")
+    letters = actions.add_parser("dead-letters", help="list the events consumers gave up on, with their errors")
+    letters.add_argument("--replay", action="store_true", help="send each back to its queue (once the cause is fixed)")
     args = parser.parse_args(argv)
     if args.action == "run":
         run(args.service, args.wait)
     elif args.action == "migrate":
         migrate(args.service)
-    else:
+    elif args.action == "check":
         return check(args.service, args.max_age)
+    else:
+        return show_dead_letters(args.replay)
     return 0
 
 
