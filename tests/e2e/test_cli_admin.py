@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Stack, free_port, new_section
+from tests.support.cli_output import as_json, fields_of, ok, one_line_error, table_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -52,37 +53,6 @@ def cli(stack: Stack, home: Path) -> Run:
         return run_cli(*args, env=settings, home=home)
 
     return run
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert (result.returncode, result.stderr) == (0, ""), (result.args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def as_json(result: subprocess.CompletedProcess) -> dict:
-    return json.loads(ok(result))
-
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    """The error line, after checking it is the only output and the status is 1."""
-    assert result.returncode == 1, (result.args, result.returncode, result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert result.stderr.startswith("congress: ") and result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr.rstrip("\n")
-
-
-def fields_of(stdout: str) -> dict[str, str]:
-    """`key: value` lines as a dict."""
-    pairs = (line.split(":", 1) for line in stdout.splitlines() if ":" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def table_rows(stdout: str) -> list[list[str]]:
-    """A table's rows (after the header and the dashes), split on runs of two or more spaces."""
-    lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if set(line) <= {"-", " "} and "-" in line) + 1
-    return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines[start:]]
 
 
 def register(stack: Stack, **overrides: str) -> dict:

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import Stack
+from tests.support.cli_output import as_json, fields_of, ok, one_line_error, table_rows
 from tests.support.congress import Delegate, congress_in_session, section_with_nominations, table_and_open
 
 pytestmark = pytest.mark.e2e
@@ -57,34 +58,6 @@ def cli(stack: Stack, home: Path) -> Run:
         )
 
     return run
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert (result.returncode, result.stderr) == (0, ""), (result.args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def as_json(result: subprocess.CompletedProcess) -> dict:
-    return json.loads(ok(result))
-
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 1, (result.args, result.returncode, result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert result.stderr.startswith("congress: ") and result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr.rstrip("\n")
-
-
-def fields_of(stdout: str) -> dict[str, str]:
-    pairs = (line.split(":", 1) for line in stdout.splitlines() if ":" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def table_rows(stdout: str) -> list[list[str]]:
-    lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if set(line) <= {"-", " "} and "-" in line) + 1
-    return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines[start:]]
 
 
 def api_ok(answer: requests.Response, status: int = 200) -> dict:
