@@ -51,6 +51,11 @@ def read_json(request: Request) -> Any:
         raise InvalidInput(f"the request body is not valid JSON: {exc}", {"_body": ["not valid JSON"]}) from None
 
 
+def optional_json(request: Request) -> Any:
+    """The body when there is one; an empty object for the actions whose body is optional."""
+    return read_json(request) if request.get_data() else {}
+
+
 class JsonWsgiApp(WsgiApp):
     """nameko's WSGI app, but a path or method with no route answers in the API's error shape."""
 

@@ -14,7 +14,7 @@ from congress.messaging.nameko_edge import LogContext
 from congress.metrics import exposition
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import TokenBook, presented_token, receipt_key, token_hash
-from gateway.http import api, json_response, read_json
+from gateway.http import api, json_response, optional_json, read_json
 from gateway.openapi import openapi_document
 
 BACKENDS = ("sections", "voting", "secretariat")
@@ -153,7 +153,7 @@ class GatewayService:
     @api("POST", "/api/v1/sections/<string:code>/officer-tokens")
     def issue_officer_token(self, request: Request, code: str) -> Response:
         actor = self._as(request, "admin")
-        body = read_json(request) if request.get_data() else {}
+        body = optional_json(request)
         return json_response(call(self.sections.issue_officer_token, actor.to_wire(), code, body), 201)
 
     @api("DELETE", "/api/v1/officer-tokens/<string:token_id>")
@@ -230,7 +230,7 @@ class GatewayService:
     @api("POST", "/api/v1/congresses/<string:congress_id>/convene")
     def convene_congress(self, request: Request, congress_id: str) -> Response:
         actor = self._as(request, "admin")
-        body = read_json(request) if request.get_data() else {}
+        body = optional_json(request)
         return json_response(call(self.voting.convene_congress, actor.to_wire(), congress_id, body, timeout=30))
 
     @api("POST", "/api/v1/congresses/<string:congress_id>/session")
@@ -272,7 +272,7 @@ class GatewayService:
     @api("POST", "/api/v1/bodies/<string:body_id>/members/<string:member_id>/accredit")
     def accredit(self, request: Request, body_id: str, member_id: str) -> Response:
         actor = self._as(request, "admin")
-        body = read_json(request) if request.get_data() else {}
+        body = optional_json(request)
         return json_response(call(self.voting.accredit, actor.to_wire(), body_id, member_id, body))
 
     @api("POST", "/api/v1/members/<string:member_id>/credential")
@@ -305,7 +305,7 @@ class GatewayService:
     @api("POST", "/api/v1/motions/<string:motion_id>/ballot")
     def open_motion_ballot(self, request: Request, motion_id: str) -> Response:
         actor = self._as(request, "admin")
-        body = read_json(request) if request.get_data() else {}
+        body = optional_json(request)
         return json_response(call(self.voting.open_motion_ballot, actor.to_wire(), motion_id, body), 201)
 
     @api("GET", "/api/v1/ballots/<string:ballot_id>")
@@ -365,7 +365,7 @@ class GatewayService:
     @api("POST", "/api/v1/elections/<string:election_id>/ballot")
     def open_election_ballot(self, request: Request, election_id: str) -> Response:
         actor = self._as(request, "admin")
-        body = read_json(request) if request.get_data() else {}
+        body = optional_json(request)
         return json_response(call(self.voting.open_election_ballot, actor.to_wire(), election_id, body), 201)
 
     # Notifications: webhook subscriptions, deliveries, section inboxes, circulars

@@ -85,6 +85,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: Session
         self.events: list[Envelope] = []
+        self._serialised = False
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
