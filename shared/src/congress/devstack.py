@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from congress.keys import ALL_KEYS, ensure_keys
 from congress.launcher import SERVICES, amqp_uri
 
 BIN = Path(sys.executable).parent
@@ -29,8 +30,15 @@ class LocalStack:
         services: tuple[str, ...] = SERVICES,
         service_env: dict[str, dict[str, str]] | None = None,
         replicas: dict[str, int] | None = None,
+        keys_dir: Path | str | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
+        # Keys the services need and nobody gave: made once, next to the logs (0600 files, 0700 folder).
+        if not all(self.env.get(name) or self.env.get(f"{name}_FILE") for name in ALL_KEYS):
+            made = ensure_keys(keys_dir or Path(log_dir).parent / "keys")
+            self.env.update(
+                {k: v for k, v in made.items() if not (self.env.get(k) or self.env.get(k.removesuffix("_FILE")))}
+            )
         self.service_env = service_env or {}
         self.replicas = replicas or {}
         self.env.setdefault("GATEWAY_PORT", "8000")
