@@ -27,6 +27,7 @@ from tests.support import infra
 from tests.support.congress import congress_in_session, table_and_open
 from tests.support.infra import eventually
 from tests.support.mailbox import Mailbox, Received
+from tests.support.signing import call_proof, event_headers
 from tests.support.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -95,9 +96,9 @@ def secretariat_events(stack: Stack) -> list[dict]:
         after = page["next_after"]
 
 
-def publish_raw(uri: str, producer: str, body: dict, times: int = 1) -> None:
+def publish_raw(stack: Stack, producer: str, body: dict, times: int = 1) -> None:
     """As a broker redelivery would: the same message on the producer's exchange, `times` times."""
-    with Connection(uri, transport_options={"confirm_publish": True}) as conn:
+    with Connection(stack.amqp_uri, transport_options={"confirm_publish": True}) as conn:
         producer_ = Producer(conn.default_channel)
         for _ in range(times):
             producer_.publish(
@@ -107,6 +108,7 @@ def publish_raw(uri: str, producer: str, body: dict, times: int = 1) -> None:
                 content_type="application/json",
                 content_encoding="utf-8",
                 delivery_mode=2,
+                headers=event_headers(stack, producer, body),  # as the producer would sign it
             )
 
 
@@ -275,8 +277,8 @@ def test_the_same_event_delivered_twice_by_the_broker_sends_one_email_and_one_we
     code = hooked_section(n)
     twice, barrier = decided(f"Twice {code}"), decided(f"Barrier {code}")
 
-    publish_raw(n.amqp_uri, "voting", twice, times=2)
-    publish_raw(n.amqp_uri, "voting", barrier)
+    publish_raw(n.stack, "voting", twice, times=2)
+    publish_raw(n.stack, "voting", barrier)
 
     n.mailbox.wait_for(lambda m: f"{code}@example.org" in m.rcpt_tos and m.subject == f"Motion adopted: Barrier {code}")
     n.hooks.wait_for(code, lambda d: d.body["event_id"] == barrier["event_id"])
@@ -304,7 +306,7 @@ def test_notifications_missed_while_the_secretariat_was_down_are_all_delivered_o
     try:
         ok(stack.api("POST", f"/api/v1/sections/{code}/status", json={"status": "suspended", "reason": "no return"}))
         ok(stack.api("POST", "/api/v1/sections", json=late), 201)
-        publish_raw(n.amqp_uri, "voting", missed)
+        publish_raw(n.stack, "voting", missed)
         time.sleep(2)
         quiet = (f"Section {code}: status now suspended", f"Motion adopted: Missed {code}")
         assert not n.mailbox.matching(lambda m: m.subject in quiet)
@@ -343,16 +345,21 @@ def test_a_credential_is_emailed_over_rpc_and_found_nowhere_else(notified: Notif
         "credential": credential,
     }
 
-    with ClusterRpcProxy({"AMQP_URI": n.amqp_uri}, timeout=30) as rpc:
-        assert rpc.secretariat.deliver_credential(payload) == {"delivered": True}
-        n.mailbox.refuse = True
-        try:
-            with pytest.raises(RemoteError) as refused:
-                rpc.secretariat.deliver_credential({**payload, "credential": credential + "-2"})
-        finally:
-            n.mailbox.refuse = False
-        with pytest.raises(InvalidInput):  # the real class, as any service importing congress.rpc sees it
-            rpc.secretariat.deliver_credential({**payload, "email": "not-an-email"})
+    def deliver(payload: dict) -> Any:
+        """As the voting service calls it: signed by voting for this very call."""
+        proof = call_proof(stack, "voting", "secretariat", "deliver_credential", payload)
+        with ClusterRpcProxy({"AMQP_URI": n.amqp_uri}, timeout=30, context_data={"congress_proof": proof}) as rpc:
+            return rpc.secretariat.deliver_credential(payload)
+
+    assert deliver(payload) == {"delivered": True}
+    n.mailbox.refuse = True
+    try:
+        with pytest.raises(RemoteError) as refused:
+            deliver({**payload, "credential": credential + "-2"})
+    finally:
+        n.mailbox.refuse = False
+    with pytest.raises(InvalidInput):  # the real class, as any service importing congress.rpc sees it
+        deliver({**payload, "email": "not-an-email"})
     assert refused.value.exc_type == "CredentialNotDelivered" and member in refused.value.value
 
     (mail,) = n.mailbox.to(f"{member}@example.org")

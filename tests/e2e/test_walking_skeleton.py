@@ -17,6 +17,7 @@ from congress.contract import EnvelopeSchema, new_envelope
 from congress.messaging import topology
 from tests.e2e.conftest import Stack, new_section
 from tests.support.infra import EventTap, eventually
+from tests.support.signing import event_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -207,6 +208,7 @@ def publish_raw(stack: Stack, body: dict, times: int = 1) -> None:
                 content_type="application/json",
                 content_encoding="utf-8",
                 delivery_mode=2,
+                headers=event_headers(stack, "sections", body),  # as the sections service would sign it
             )
 
 
@@ -300,6 +302,7 @@ def test_an_operator_lists_dead_letters_and_replays_them_once_the_cause_is_fixed
             content_encoding="utf-8",
             delivery_mode=2,
             headers={
+                **event_headers(stack, "sections", event),  # the producer's proof travels with it
                 "x-error": "OperationalError: the database was down",
                 "x-consumer": "voting.on_section_registered",
                 "x-queue": queue,

@@ -8,9 +8,10 @@ import eventlet
 from nameko.exceptions import UnknownService, deserialize_to_instance
 
 from congress.errors import ALL_ERRORS
+from congress.proof import InvalidProof
 
 # A domain error raised in one service arrives in the caller as the same class, fields intact.
-for _error in ALL_ERRORS:
+for _error in (*ALL_ERRORS, InvalidProof):
     deserialize_to_instance(_error)
 
 DEFAULT_TIMEOUT = 10.0

@@ -3,14 +3,13 @@ by RPC (which checks again), answer. The OpenAPI document lists the same routes 
 
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from congress import __version__
 from congress.actors import Actor, require_role, require_section
 from congress.contract.asyncapi import asyncapi_document
 from congress.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from congress.messaging.nameko_edge import LogContext
+from congress.messaging.nameko_edge import LogContext, RpcProxy
 from congress.metrics import exposition
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import TokenBook, presented_token, receipt_key, token_hash

@@ -6,12 +6,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from nameko.rpc import rpc
-
 from congress.actors import Actor
 from congress.contract import Envelope
 from congress.errors import InvalidInput
-from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, subscribe
+from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, rpc, subscribe
 from congress.messaging.store import UnitOfWork
 from secretariat import handlers
 from secretariat.domain.notices import CENTRE
@@ -155,7 +153,7 @@ class SecretariatService(EventLog):
 
     # Credentials (called by the voting service at accreditation; never over HTTP)
 
-    @rpc(expected_exceptions=(handlers.CredentialNotDelivered, InvalidInput))
+    @rpc(callers=("voting",), expected_exceptions=(handlers.CredentialNotDelivered, InvalidInput))
     def deliver_credential(self, payload: dict[str, Any]) -> dict[str, bool]:
         """Email `{"member_id", "name", "email", "body_name", "credential"}` now; `{"delivered": true}`."""
         return handlers.deliver_credential(self.store, self.postman.mailer, payload)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import rpc
-
 from congress.actors import Actor
-from congress.messaging.nameko_edge import EventLog, LogContext, Store
+from congress.messaging.nameko_edge import EventLog, LogContext, Store, rpc
 from sections import handlers
 
 
@@ -77,6 +75,6 @@ class SectionsService(EventLog):
     def revoke_officer_token(self, actor: dict, token_id: str) -> dict[str, Any]:
         return handlers.revoke_officer_token(self.store, Actor.from_wire(actor), token_id)
 
-    @rpc
+    @rpc(callers=("gateway",))
     def identify(self, presented_hash: str) -> dict[str, Any] | None:
         return handlers.identify(self.store, presented_hash)

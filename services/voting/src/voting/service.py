@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
-
 from congress.actors import Actor
 from congress.contract import Envelope
-from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, subscribe
+from congress.messaging.nameko_edge import EventLog, LogContext, RpcProxy, Store, idempotent, rpc, subscribe
 from congress.messaging.store import UnitOfWork
 from congress.rpc import call
 from voting import balloting, elections, handlers
@@ -133,7 +131,7 @@ class VotingService(EventLog):
     def revoke_credential(self, actor: dict, member_id: str) -> dict[str, Any]:
         return congresses.revoke_credential(self.store, Actor.from_wire(actor), member_id)
 
-    @rpc
+    @rpc(callers=("gateway",))
     def identify(self, presented_hash: str) -> dict[str, Any] | None:
         return congresses.identify(self.store, presented_hash)
 

@@ -15,6 +15,7 @@ from typing import Any
 from kombu import Connection, Exchange, Producer
 
 from congress.messaging import topology
+from congress.proof import EVENT_PROOF
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def dead_letters(amqp_uri: str, replay: bool = False) -> list[DeadLetter]:
                     content_type=message.content_type,
                     content_encoding=message.content_encoding,
                     delivery_mode=2,
+                    headers={EVENT_PROOF: (message.headers or {}).get(EVENT_PROOF)},  # still the producer's
                     retry=False,
                 )
                 message.ack()  # only after the broker confirmed the copy

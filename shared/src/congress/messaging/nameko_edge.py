@@ -1,5 +1,6 @@
 """The only place the messaging kit meets nameko: the Store dependency (which also runs the
-outbox relay), the `subscribe` entrypoint and the `idempotent` handler decorator."""
+outbox relay), the signed `rpc` entrypoint and `RpcProxy`, the `subscribe` entrypoint and the
+`idempotent` handler decorator."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import sqlalchemy as sa
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import MalformedRequest
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
-from nameko.rpc import rpc
+from nameko.rpc import MethodProxy, Rpc, ServiceProxy
+from nameko.rpc import RpcProxy as NamekoRpcProxy
 from sqlalchemy.orm import sessionmaker
 
 import congress.rpc  # noqa: F401  (domain errors cross RPC intact)
@@ -29,12 +32,64 @@ from congress.messaging import topology
 from congress.messaging.relay import EventPublisher, OutboxRelay
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine, read_outbox
 from congress.metrics import EVENTS_HANDLED, serve_if_configured
+from congress.proof import CALL_PROOF, EVENT_PROOF, InvalidProof, sign_call, verify_call, verify_event
 
 log = logging.getLogger(__name__)
 
 
 def heartbeat_path(service: str) -> Path:
     return Path(os.environ.get("CONGRESS_HEARTBEAT_DIR", "/tmp")) / f"congress-{service}.heartbeat"
+
+
+class SignedRpc(Rpc):
+    """nameko's RPC entrypoint that acts only on a call signed by a service for this very call.
+
+    `@rpc` for any service's call; `@rpc(callers=("voting",))` for one only that service may make.
+    A refusal is answered to the caller as `InvalidProof` and the request is acked: it never runs.
+    """
+
+    def __init__(self, callers: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.callers = tuple(callers)
+        super().__init__(**kwargs)
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        try:
+            args, kwargs = body["args"], body["kwargs"]
+        except (KeyError, TypeError):
+            raise MalformedRequest("Message missing `args` or `kwargs`") from None
+        proof = (message.headers or {}).get(f"{self.header_prefix}.{CALL_PROOF}")
+        service = self.container.service_name
+        issuer = verify_call(proof, service, self.method_name, args, kwargs)
+        if self.callers and issuer not in self.callers:
+            raise InvalidProof(f"{service}.{self.method_name} takes calls from {', '.join(self.callers)} only")
+        log.debug("%s.%s: a call signed by %s", service, self.method_name, issuer)
+        super().handle_message(body, message)
+
+
+rpc = SignedRpc.decorator
+
+
+class _SignedMethodProxy(MethodProxy):
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        self._proof = sign_call(self.container.service_name, self.service_name, self.method_name, args, kwargs)
+        return super()._call(*args, **kwargs)
+
+    def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
+        headers = super().get_message_headers(worker_ctx)
+        headers[self._get_header_name(CALL_PROOF)] = self._proof  # this call's, not the caller's own
+        return headers
+
+
+class _SignedServiceProxy(ServiceProxy):
+    def __getattr__(self, name: str) -> _SignedMethodProxy:
+        return _SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, **self.options)
+
+
+class RpcProxy(NamekoRpcProxy):
+    """nameko's RpcProxy, signing every call in this service's name (see `congress.proof`)."""
+
+    def get_dependency(self, worker_ctx: Any) -> _SignedServiceProxy:
+        return _SignedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
 
 
 class StoreAccess:
@@ -180,6 +235,21 @@ class Subscriber(EventHandler):
         self.queue = topology.queue_for(subscription)
         Consumer.setup(self)
 
+    def handle_message(self, body: Any, message: Any) -> None:
+        try:
+            verify_event((message.headers or {}).get(EVENT_PROOF), self.source_service, body)
+        except InvalidProof as exc:
+            # Someone with access to the broker but not to the key: nothing runs, the message is kept.
+            try:
+                self._dead_letter(message, (type(exc), exc, None))
+            except Exception:
+                log.exception("could not dead-letter an unsigned event; requeueing it")
+                self.queue_consumer.requeue_message(message)
+            else:
+                self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
     def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
         if exc_info is None:
             self.queue_consumer.ack_message(message)
@@ -211,6 +281,7 @@ class Subscriber(EventHandler):
                 content_encoding=message.content_encoding,
                 delivery_mode=2,
                 headers={
+                    EVENT_PROOF: (message.headers or {}).get(EVENT_PROOF),
                     "x-error": error,
                     "x-consumer": f"{self.container.service_name}.{self.method_name}",
                     "x-queue": self.queue.name,

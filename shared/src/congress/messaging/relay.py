@@ -19,6 +19,7 @@ from kombu import Connection, Producer
 from congress.messaging import topology
 from congress.messaging.store import OUTBOX, is_postgres
 from congress.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+from congress.proof import EVENT_PROOF, sign_event
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class EventPublisher:
                 delivery_mode=2,
                 message_id=envelope["event_id"],
                 headers={
+                    EVENT_PROOF: sign_event(self.producer, envelope),
                     "nameko.correlation_id": envelope.get("correlation_id"),
                     "nameko.call_id_stack": [f"{self.producer}.relay.{envelope['event_id']}"],
                 },
