@@ -8,6 +8,7 @@ genuine proof lifted from one call onto another. Each is checked through the HTT
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -24,7 +25,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 import congress.rpc  # noqa: F401  (domain errors, InvalidProof among them, arrive as their own classes)
 from congress.messaging import topology
 from congress.proof import CALL_PROOF, EVENT_PROOF, InvalidProof, sign_call, sign_event
-from tests.e2e.conftest import running_stack
+from tests.e2e.conftest import new_section, running_stack
 from tests.e2e.test_secretariat import CENTRE, Notified, decided, ok
 from tests.support import infra
 from tests.support.congress import congress_in_session, table_and_open
@@ -190,3 +191,24 @@ def test_a_forged_event_has_no_effect_and_is_kept_aside(hall: Notified) -> None:
     assert not n.hooks.accepted("watch", lambda d: d.body["data"]["title"] == title)
     notices = ok(stack.api("GET", "/api/v1/notifications?limit=500"))
     assert title not in json.dumps(notices)
+
+
+def test_observers_replay_public_results_only_and_anyone_reads_the_record_key(hall: Notified) -> None:
+    stack = hall.stack
+    code = new_section()["code"]
+    ok(stack.api("POST", "/api/v1/sections", json=new_section(code)), 201)
+    title = f"For {code} only {uuid.uuid4().hex[:6]}"
+    circular = {"title": title, "body": "Comrades, …", "audience": "sections", "sections": [code]}
+    ok(stack.api("POST", "/api/v1/circulars", json=circular), 201)
+
+    def issued() -> bool:
+        page = ok(stack.api("GET", "/api/v1/events/secretariat?limit=1000"))
+        return any(e["event"]["data"].get("title") == title for e in page["events"])
+
+    eventually(issued, what="the circular in the Secretariat's log")  # the admin sees it
+    for types in ("", "&types=circular.issued"):
+        page = ok(stack.api("GET", f"/api/v1/events/secretariat?limit=1000{types}", token="observer"))
+        assert not [e for e in page["events"] if e["event"]["type"] == "circular.issued"]
+
+    key = ok(stack.api("GET", "/api/v1/keys", token=None))
+    assert key["algorithm"] == "Ed25519" and len(base64.b64decode(key["record_signing_key"])) == 32

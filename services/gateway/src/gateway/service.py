@@ -9,7 +9,8 @@ from congress import __version__
 from congress.actors import Actor, require_role, require_section
 from congress.contract.asyncapi import asyncapi_document
 from congress.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from congress.messaging.nameko_edge import LogContext, RpcProxy
+from congress.keys import SERVICE_KEY
+from congress.messaging.nameko_edge import LogContext, RequireKeys, RpcProxy
 from congress.metrics import exposition
 from congress.rpc import ServiceUnavailable, call
 from gateway.auth import TokenBook, presented_token, receipt_key, token_hash
@@ -32,8 +33,7 @@ PUBLIC_EVENTS = {
     "motion.decided",
     "election.result_declared",
     "apportionment.calculated",
-    "circular.issued",
-}
+}  # not circulars: they are addressed to sections or to the IEC, not to the hall
 
 
 def without_emails(people: list[dict]) -> list[dict]:
@@ -48,6 +48,7 @@ class GatewayService:
     voting = RpcProxy("voting")
     secretariat = RpcProxy("secretariat")
     log_context = LogContext()
+    required_keys = RequireKeys(SERVICE_KEY)
 
     tokens = TokenBook.from_environment()
 
@@ -100,6 +101,11 @@ class GatewayService:
     @api("GET", "/api/openapi.json")
     def openapi(self, request: Request) -> Response:
         return json_response(openapi_document())
+
+    @api("GET", "/api/v1/keys")
+    def public_keys(self, request: Request) -> Response:
+        """The public key that verifies every published ballot record (`congress count ballot`)."""
+        return json_response(call(self.voting.record_public_key))
 
     @api("GET", "/api/asyncapi.json")
     def asyncapi(self, request: Request) -> Response:

@@ -9,7 +9,8 @@ from typing import Any
 from congress.actors import Actor
 from congress.contract import Envelope
 from congress.errors import InvalidInput
-from congress.messaging.nameko_edge import EventLog, LogContext, Store, idempotent, rpc, subscribe
+from congress.keys import SERVICE_KEY
+from congress.messaging.nameko_edge import EventLog, LogContext, RequireKeys, Store, idempotent, rpc, subscribe
 from congress.messaging.store import UnitOfWork
 from secretariat import handlers
 from secretariat.domain.notices import CENTRE
@@ -34,6 +35,7 @@ class SecretariatService(EventLog):
     store = Store()
     postman = Postman()
     log_context = LogContext()
+    required_keys = RequireKeys(SERVICE_KEY)
 
     # What the sections service tells us
 

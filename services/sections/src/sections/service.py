@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from congress.actors import Actor
-from congress.messaging.nameko_edge import EventLog, LogContext, Store, rpc
+from congress.keys import SERVICE_KEY
+from congress.messaging.nameko_edge import EventLog, LogContext, RequireKeys, Store, rpc
 from sections import handlers
 
 
@@ -14,6 +15,7 @@ class SectionsService(EventLog):
 
     store = Store()
     log_context = LogContext()
+    required_keys = RequireKeys(SERVICE_KEY)
 
     @rpc
     def register_section(self, actor: dict, payload: Any) -> dict[str, Any]:

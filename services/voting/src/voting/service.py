@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from congress import keys
 from congress.actors import Actor
 from congress.contract import Envelope
-from congress.messaging.nameko_edge import EventLog, LogContext, RpcProxy, Store, idempotent, rpc, subscribe
+from congress.messaging.nameko_edge import (
+    EventLog,
+    LogContext,
+    RequireKeys,
+    RpcProxy,
+    Store,
+    idempotent,
+    rpc,
+    subscribe,
+)
 from congress.messaging.store import UnitOfWork
 from congress.rpc import call
 from voting import balloting, elections, handlers
@@ -17,6 +27,7 @@ class VotingService(EventLog):
     name = "voting"
 
     store = Store()
+    required_keys = RequireKeys(keys.SERVICE_KEY, keys.BALLOT_KEY, keys.RECORD_SIGNING_KEY)
     log_context = LogContext()
     secretariat = RpcProxy("secretariat")
 
@@ -130,6 +141,13 @@ class VotingService(EventLog):
     @rpc
     def revoke_credential(self, actor: dict, member_id: str) -> dict[str, Any]:
         return congresses.revoke_credential(self.store, Actor.from_wire(actor), member_id)
+
+    @rpc
+    def record_public_key(self) -> dict[str, str]:
+        return {
+            "record_signing_key": keys.public_key_text(keys.record_signing_key().public_key()),
+            "algorithm": "Ed25519",
+        }
 
     @rpc(callers=("gateway",))
     def identify(self, presented_hash: str) -> dict[str, Any] | None:

@@ -92,6 +92,23 @@ class RpcProxy(NamekoRpcProxy):
         return _SignedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
 
 
+class RequireKeys(DependencyProvider):
+    """The keys a service cannot work without, read at start: a missing one stops it with one line."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def setup(self) -> None:
+        from congress import keys
+
+        readers = {keys.SERVICE_KEY: keys.service_key, keys.BALLOT_KEY: keys.ballot_key}
+        for name in self.names:
+            readers.get(name, keys.record_signing_key)()
+
+    def get_dependency(self, worker_ctx: Any) -> None:
+        return None
+
+
 class StoreAccess:
     """What a worker sees as `self.store`."""
 
