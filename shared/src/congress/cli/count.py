@@ -1,13 +1,30 @@
-"""`congress count …`: offline counting from files, with no running stack."""
+"""`congress count …`: offline counting from files, with no running stack.
+
+`count ballot` may also ask the API (--url) for the record signing key and the ballot.closed event,
+with the standard library only, like the rest of the command line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+KEYS_PATH = "/api/v1/keys"
+EVENTS_PATH = "/api/v1/events/voting"
+EVENT_PAGE = 1000  # the most the API gives in one page
+HTTP_TIMEOUT = 30.0
 
 
 class InputError(Exception):
@@ -34,13 +51,36 @@ def add_commands(commands: Any) -> None:
 
     ballot = what.add_parser(
         "ballot",
-        help="recount a closed ballot from its published record and check its digest",
-        description="Recount a closed ballot from its published record (GET /api/v1/ballots/ID/record, or "
-        "`congress ballot record ID -o FILE`): check the digest, count the ballots again and compare with "
-        "the published result. Exit status 1 if the record was altered or does not add up.",
+        help="check a closed ballot's published record (signature, digest, invariants) and recount it",
+        description="Check and recount a closed ballot from its published record (GET /api/v1/ballots/ID/record, "
+        "or `congress ballot record ID -o FILE`), in this order: the Ed25519 signature against a key you trust "
+        "(--key or --key-file, else the key the API at --url serves); the digest; the invariants (as many ballots "
+        "as participants, no more than the electorate, unique receipts, every ballot valid for its kind); the "
+        "recount against the published result; and, with --event or --url, the digest the ballot.closed event "
+        "published. With no trusted key it refuses: the key named inside a record proves nothing, since a forger "
+        "can put their own there. The first failure is one line on stderr with exit status 1.",
     )
     ballot.add_argument("file", type=Path, metavar="RECORD.json")
-    ballot.add_argument("--json", action="store_true", help="print the recounted result as JSON, for scripts")
+    trust = ballot.add_mutually_exclusive_group()
+    trust.add_argument("--key", metavar="BASE64", help="the record signing public key you trust (base64, 32 bytes)")
+    trust.add_argument(
+        "--key-file",
+        type=Path,
+        metavar="FILE",
+        help="a file with that key: base64, PEM, or the JSON of GET /api/v1/keys",
+    )
+    ballot.add_argument(
+        "--url",
+        help="the API to ask for the key (GET /api/v1/keys, if no --key) and for the ballot.closed event "
+        "(GET /api/v1/events/voting, token from $CONGRESS_TOKEN or the config file; if no --event)",
+    )
+    ballot.add_argument(
+        "--event",
+        type=Path,
+        metavar="EVENT.json",
+        help="the ballot.closed event as published (the envelope, its data, or a page of the event log)",
+    )
+    ballot.add_argument("--json", action="store_true", help="print what was checked and the result as JSON")
     ballot.set_defaults(run=run_ballot)
 
     stv = what.add_parser(
@@ -126,42 +166,321 @@ def read_record(path: Path) -> dict[str, Any]:
     return record
 
 
+@dataclass(frozen=True)
+class TrustedKey:
+    key: Ed25519PublicKey
+    text: str  # base64 of the raw key, as the API serves it
+    source: str  # where it came from, for the reader
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    data: dict[str, Any]
+    source: str
+    position: int | None
+
+
 def run_ballot(args: argparse.Namespace) -> int:
-    from voting.domain.record import recount
+    from voting.domain.record import RecordError, recount, verify_record_signature
 
     record = read_record(args.file)
+    url = args.url.rstrip("/") if args.url else None
+    trusted = trusted_key(args, url, record)
+    # Signature first: nothing in an unsigned or foreign record is worth reading. Then digest, invariants,
+    # recount and the published digest; the first failure is the one line.
+    try:
+        verify_record_signature(record, trusted.key)
+    except RecordError as exc:
+        raise InputError(one_line(f"{args.file}: {exc}")) from None
     try:
         result = recount(record)
-    except ValueError as exc:  # RecordError, or a CountingError over a choice that is not on a motion
-        raise InputError(" ".join(f"{args.file}: {exc}".split())) from None
+    except ValueError as exc:  # RecordError, or a CountError/CountingError over a ballot that cannot be counted
+        raise InputError(one_line(f"{args.file}: {exc}")) from None
     except (KeyError, TypeError, AttributeError) as exc:
         # The digest matched, so whoever wrote the file recomputed it over a malformed record.
         raise InputError(f"{args.file}: not a well-formed ballot record ({type(exc).__name__}: {exc})") from None
+    published = published_event(args, url, record)
+    if published is not None:
+        compare_event(args.file, record, published)
     if args.json:
-        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(checked_json(record, result, trusted, published), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
-    print_recount(record, result)
+    if record["ballot"].get("kind") == "election":
+        print_election(record, result)
+    else:
+        print_recount(record, result)
+    print_checks(record, trusted, published)
     return 0
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# The key to trust
+
+
+def trusted_key(args: argparse.Namespace, url: str | None, record: dict[str, Any]) -> TrustedKey:
+    from congress.keys import public_key_text
+    from voting.domain.record import record_public_key_text
+
+    if args.key:
+        key, source = parse_public_key(args.key, "--key"), "given with --key"
+    elif args.key_file:
+        try:
+            text = args.key_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{args.key_file}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{args.key_file}: not a public key (not UTF-8 text)") from None
+        key, source = parse_public_key(text, str(args.key_file)), f"from {args.key_file}"
+    elif url:
+        answer = api_get(url, KEYS_PATH, token=api_token(required=False))
+        key, source = key_from_answer(answer, url + KEYS_PATH), f"served by {url}{KEYS_PATH}"
+    else:
+        # Refuse rather than trust the key the record names: a forger re-signs and names their own.
+        named = record_public_key_text(record)
+        names = f"names key {named}" if named else "names no key"
+        raise InputError(
+            f"{args.file}: no trusted key to check the signature against: give --key, --key-file or --url "
+            f"(the record {names}, which proves nothing by itself)"
+        )
+    return TrustedKey(key=key, text=public_key_text(key), source=source)
+
+
+def parse_public_key(text: str, where: str) -> Ed25519PublicKey:
+    """Base64 of the raw 32 bytes (as the API serves it), a PEM public key, or the API's JSON answer."""
+    from congress.keys import load_public_key
+
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            answer = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"{where}: not valid JSON: {exc}") from None
+        return key_from_answer(answer, where)
+    if text.startswith("-----BEGIN"):
+        try:
+            key = load_pem_public_key(text.encode())
+        except ValueError:
+            raise InputError(f"{where}: not a PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise InputError(f"{where}: not an Ed25519 public key")
+        return key
+    try:
+        return load_public_key(text)
+    except ValueError:
+        raise InputError(f"{where}: not an Ed25519 public key (base64 of 32 bytes)") from None
+
+
+def key_from_answer(answer: Any, where: str) -> Ed25519PublicKey:
+    if not isinstance(answer, dict) or not isinstance(answer.get("record_signing_key"), str):
+        raise InputError(f'{where}: expected {{"record_signing_key": "…", "algorithm": "Ed25519"}}')
+    if answer.get("algorithm", "Ed25519") != "Ed25519":
+        raise InputError(f"{where}: the record signing key is {answer['algorithm']!r}, not Ed25519")
+    return parse_public_key(answer["record_signing_key"], where)
+
+
+# The API, for the key and the event log (standard library only, as the rest of the command line)
+
+
+def api_token(required: bool) -> str | None:
+    from congress.cli.admin import config_path, read_config
+
+    token = os.environ.get("CONGRESS_TOKEN") or read_config().get("token") or None
+    if required and not token:
+        raise InputError(
+            "reading the ballot.closed event needs an API token: set CONGRESS_TOKEN or put "
+            f'{{"token": "…"}} in the config file {config_path()} (or give the event with --event)'
+        )
+    return str(token) if token else None
+
+
+def api_get(url: str, path: str, query: dict[str, str] | None = None, token: str | None = None) -> Any:
+    from congress.cli.admin import describe_http_error
+
+    full = url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(full, headers=headers), timeout=HTTP_TIMEOUT) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"{url}{path}: {describe_http_error(exc.code, exc.reason, exc.read())}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        why = (reason.strerror or str(reason)) if isinstance(reason, OSError) else str(reason)
+        raise InputError(f"cannot reach the API at {url}: {why}") from None
+    except TimeoutError:
+        raise InputError(f"the API at {url} did not answer within {HTTP_TIMEOUT:.0f} s") from None
+    except (ValueError, OSError) as exc:  # e.g. a --url with no scheme, or a dropped connection
+        raise InputError(one_line(f"cannot call the API at {url}: {exc}")) from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise InputError(f"{url}{path} did not answer with JSON; is {url} the congress API?") from None
+
+
+# The ballot.closed event
+
+
+def published_event(args: argparse.Namespace, url: str | None, record: dict[str, Any]) -> PublishedEvent | None:
+    ballot_id = record["ballot"].get("id")
+    if args.event is None and url is None:
+        return None
+    if not isinstance(ballot_id, str):
+        raise InputError(f"{args.file}: the record names no ballot id to find its ballot.closed event by")
+    if args.event is not None:
+        try:
+            found = json.loads(args.event.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InputError(f"{args.event}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{args.event}: not a ballot.closed event (not UTF-8 text)") from None
+        except ValueError as exc:
+            raise InputError(f"{args.event}: not valid JSON: {exc}") from None
+        matches = closed_events(found, ballot_id)
+        if not matches:
+            raise InputError(f"{args.event}: no ballot.closed event for ballot {ballot_id}")
+        position, data = matches[0]
+        return PublishedEvent(data=data, source=str(args.event), position=position)
+    assert url is not None
+    return find_closed_event(url, ballot_id)
+
+
+def closed_events(found: Any, ballot_id: Any) -> list[tuple[int | None, dict[str, Any]]]:
+    """(position, data) of each ballot.closed event for the ballot in what was given: an envelope,
+    its data, an entry of the event log ({"position", "event"}), a page of it, or a list of these."""
+    matches: list[tuple[int | None, dict[str, Any]]] = []
+
+    def walk(item: Any, position: int | None) -> None:
+        if isinstance(item, list):
+            for each in item:
+                walk(each, position)
+        elif isinstance(item, dict):
+            if isinstance(item.get("events"), list):
+                walk(item["events"], position)
+            elif isinstance(item.get("event"), dict):
+                at = item.get("position")
+                walk(item["event"], at if isinstance(at, int) else position)
+            elif isinstance(item.get("data"), dict):
+                if item.get("type") in (None, "ballot.closed") and item["data"].get("ballot_id") == ballot_id:
+                    matches.append((position, item["data"]))
+            elif item.get("ballot_id") == ballot_id:
+                matches.append((position, item))
+
+    walk(found, None)
+    return matches
+
+
+def find_closed_event(url: str, ballot_id: Any) -> PublishedEvent:
+    """Page through the voting service's event log until the ballot's ballot.closed event."""
+    token = api_token(required=True)
+    after = 0
+    while True:
+        query = {"types": "ballot.closed", "after": str(after), "limit": str(EVENT_PAGE)}
+        page = api_get(url, EVENTS_PATH, query, token)
+        try:
+            entries, next_after = page["events"], int(page["next_after"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{url}{EVENTS_PATH}: not a page of the event log") from None
+        matches = closed_events(entries, ballot_id)
+        if matches:
+            position, data = matches[0]
+            return PublishedEvent(data=data, source=f"the event log at {url}", position=position)
+        # The API may cap the page below what was asked: stop at an empty page, never a short one.
+        if not entries or next_after <= after:
+            raise InputError(f"{url}: no ballot.closed event for ballot {ballot_id} in the voting event log")
+        after = next_after
+
+
+def compare_event(path: Path, record: dict[str, Any], published: PublishedEvent) -> None:
+    data = published.data
+    if data.get("digest") != record["digest"]:
+        raise InputError(
+            f"{path}: the digest published in ballot.closed ({data.get('digest')}, {published.source}) "
+            f"is not the record's ({record['digest']})"
+        )
+    for field, recorded in (("votes_cast", len(record["ballots"])), ("electorate", record["ballot"]["electorate"])):
+        if field in data and data[field] != recorded:
+            raise InputError(f"{path}: ballot.closed published {field} {data[field]!r}; the record has {recorded!r}")
+
+
+# What was checked, printed
+
+
+def checked_json(
+    record: dict[str, Any], result: dict[str, Any], trusted: TrustedKey, published: PublishedEvent | None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"compared": False}
+    if published is not None:
+        event = {"compared": True, "source": published.source, "position": published.position}
+    return {
+        "ballot_id": record["ballot"].get("id"),
+        "kind": record["ballot"].get("kind", "motion"),
+        "digest": record["digest"],
+        "signature": {"algorithm": "Ed25519", "public_key": trusted.text, "trusted": trusted.source},
+        "ballot_closed": event,
+        "result": result,
+    }
+
+
+def print_checks(record: dict[str, Any], trusted: TrustedKey, published: PublishedEvent | None) -> None:
+    print(f"signature OK: Ed25519 key {trusted.text} ({trusted.source})")
+    print(f"digest OK: {record['digest']}; the recount matches the published result")
+    if published is None:
+        print("ballot.closed: not compared (give --event FILE or --url URL to compare the published digest)")
+    else:
+        at = f", position {published.position}" if published.position is not None else ""
+        print(f"ballot.closed OK: the same digest was published ({published.source}{at})")
 
 
 def print_recount(record: dict[str, Any], result: dict[str, Any]) -> None:
     ballot = record["ballot"]
     tally, cast, electorate = result["tally"], result["cast"], result["electorate"]
-    turnout = f" ({100 * cast // electorate}%)" if electorate else ""
     rule = result["majority_rule"].replace("_", " ")
     print(ballot.get("title") or f"ballot {ballot.get('id', '?')}")
     lines = (
         ("ballot", f"{ballot.get('id', '?')} ({ballot.get('secrecy', '?')})"),
         ("tally", f"yes {tally['yes']}, no {tally['no']}, abstain {tally['abstain']}"),
-        ("cast", f"{cast} of {electorate}{turnout}"),
+        ("cast", f"{cast} of {electorate}{turnout(cast, electorate)}"),
         ("majority", f"{rule}, {'met' if result['majority_met'] else 'not met'}"),
         ("quorum", f"{result['quorum']} votes, {'met' if result['quorum_met'] else 'not met'}"),
         ("outcome", result["outcome"].replace("_", " ")),
     )
     for key, value in lines:
         print(f"{key + ':':<10} {value}")
-    print(f"digest OK: {record['digest']}; the recount matches the published result")
+
+
+def print_election(record: dict[str, Any], result: dict[str, Any]) -> None:
+    """As `congress count stv` prints a count, with the candidates' names."""
+    ballot = record["ballot"]
+    names = ballot["candidates"]
+    cast, electorate, seats = len(record["ballots"]), ballot["electorate"], result["seats"]
+    print(ballot.get("title") or f"ballot {ballot.get('id', '?')}")
+    lines = [
+        ("ballot", f"{ballot.get('id', '?')} ({ballot.get('secrecy', '?')})"),
+        ("method", f"{result['method']}, {seats} seat{'s' if seats != 1 else ''}"),
+        ("cast", f"{cast} of {electorate}{turnout(cast, electorate)}"),
+    ]
+    for key, value in lines:
+        print(f"{key + ':':<10} {value}")
+    rounds = result["rounds"]
+    header = ("candidate", *(str(r["number"]) for r in rounds))
+    rows = [(names.get(c, c), *(r["votes"].get(c, "") for r in rounds)) for c in rounds[0]["votes"]]
+    if result["method"] != "block":  # a block vote has marks, no quota and nothing to exhaust
+        rows.append(("exhausted", *(r["exhausted"] for r in rounds)))
+        rows.append(("quota", *(r["quota"] for r in rounds)))
+    table(header, rows, numeric=tuple(range(1, len(header))))
+    for r in rounds:
+        print(f"round {r['number']}: {r['note']}")
+    print(f"{'elected:':<10} {', '.join(result['elected_names']) or 'no one'}")
+
+
+def turnout(cast: int, electorate: int) -> str:
+    return f" ({100 * cast // electorate}%)" if electorate else ""
 
 
 def print_apportionment(result: Any) -> None:
