@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
 from congress.contract import CATALOGUE, new_envelope
 from congress.contract.asyncapi import asyncapi_document, message_name
+from tests.support.asyncapi_check import document_errors
 from tests.unit.test_contract import SECTION
 
 APPORTIONMENT_ID = "5b0c3c4e-0000-4000-8000-000000000001"
@@ -201,3 +205,67 @@ def test_the_cli_prints_the_same_document() -> None:
     printed = subprocess.run([cli, "contract", "asyncapi"], capture_output=True, text=True, check=True)
 
     assert json.loads(printed.stdout) == json.loads(json.dumps(asyncapi_document()))
+
+
+def test_the_document_is_valid_against_the_official_asyncapi_3_schema() -> None:
+    assert document_errors(asyncapi_document()) == []
+
+
+def test_the_official_schema_checks_the_amqp_bindings_the_document_uses() -> None:
+    # Each mistake the document once made (or could make) must fail: proof the vendored schema's
+    # binding definitions are reached, not skipped.
+    document = asyncapi_document()
+    name = message_name("section.registered", 1)
+    mistakes: dict[str, Any] = {
+        "delivery mode in the message bindings": lambda d: d["components"]["messages"][name].update(
+            bindings={"amqp": {"deliveryMode": 2, "bindingVersion": "0.3.0"}}
+        ),
+        "a delivery mode AMQP lacks": lambda d: d["operations"][f"send.{name}"]["bindings"]["amqp"].update(
+            deliveryMode=3
+        ),
+        "an exchange type AMQP lacks": lambda d: d["channels"]["sections"]["bindings"]["amqp"]["exchange"].update(
+            type="fanin"
+        ),
+        "a server without a host": lambda d: d["servers"]["broker"].pop("host"),
+    }
+    for mistake, apply in mistakes.items():
+        broken = copy.deepcopy(document)
+        apply(broken)
+        assert document_errors(broken), f"the official schema let through {mistake}"
+
+
+def test_the_broker_vhost_and_delivery_mode_are_where_asyncapi_puts_them() -> None:
+    document = asyncapi_document()
+    (server,) = document["servers"].values()
+
+    assert server["protocol"] == "amqp"
+    assert {"host", "port", "vhost"} <= set(server["variables"])
+    assert "{vhost}" in server["pathname"]
+    assert server["security"] == [{"$ref": "#/components/securitySchemes/userPassword"}]
+    for producer, channel in document["channels"].items():
+        exchange = channel["bindings"]["amqp"]["exchange"]
+        assert exchange == {"name": f"{producer}.events", "type": "topic", "durable": True, "autoDelete": False}
+    for event_type, versions in CATALOGUE.items():
+        for version, (producer, _) in versions.items():
+            operation = document["operations"][f"send.{message_name(event_type, version)}"]
+            assert operation["action"] == "send"
+            assert operation["channel"] == {"$ref": f"#/channels/{producer}"}
+            assert operation["bindings"]["amqp"]["deliveryMode"] == 2
+            assert operation["bindings"]["amqp"]["cc"] == [event_type]
+    assert all(op["action"] == "send" for op in document["operations"].values())
+
+
+def _formats(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from [value] if key == "format" and isinstance(value, str) else _formats(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _formats(item)
+
+
+def test_every_format_is_a_json_schema_format() -> None:
+    # "url" is apispec's, not JSON Schema's: ajv rejects it, jsonschema checks nothing for it.
+    assert set(_formats(asyncapi_document())) <= {"date", "date-time", "email", "uri", "uuid"}
+    webhook = asyncapi_document()["components"]["messages"]["section.registered.v1"]["payload"]
+    assert webhook["properties"]["data"]["properties"]["webhook_url"]["format"] == "uri"

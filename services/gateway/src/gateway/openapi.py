@@ -16,6 +16,7 @@ from marshmallow import Schema, fields
 
 from congress import __version__
 from congress.contract import api as bodies
+from congress.contract.asyncapi import use_json_schema_formats
 
 
 class ErrorDetail(Schema):
@@ -47,6 +48,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/openapi.json", "This document", "none", "platform", public=True),
     Operation("GET", "/metrics", "Prometheus metrics of the gateway", "none", "platform", public=True),
     Operation("GET", "/api/asyncapi.json", "The event contract (AsyncAPI 3.0)", "none", "platform", public=True),
+    Operation(
+        "GET", "/api/v1/keys", "The Ed25519 key that verifies published ballot records", "none", "platform", public=True
+    ),
     Operation(
         "GET",
         "/api/v1/events/<string:producer>",
@@ -533,13 +537,15 @@ def _content(schema: type[Schema], many: str | None = None) -> dict[str, Any]:
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    plugin = MarshmallowPlugin()
     spec = APISpec(
         title="congress HTTP API",
         version=__version__,
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[plugin],
         info={"description": 'Errors are always {"error": {"code", "message", "fields"}}.'},
     )
+    use_json_schema_formats(plugin)  # URLs as `format: uri`, as in the AsyncAPI document
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=Error)
     paths: dict[str, dict[str, Any]] = {}

@@ -6,9 +6,52 @@ features that emit them land.
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+import ipaddress
+import re
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 SECTION_STATUSES = ("section", "sympathising_group", "suspended", "dissolved")
+
+# RFC 3986 `URI` with an authority (http and https always have one), from its ABNF.
+_CHARS = r"A-Za-z0-9\-._~!$&'()*+,;="  # unreserved + sub-delims
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_CHARS}:@]|{_PCT})"
+_URI = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://"
+    rf"(?:(?:[{_CHARS}:]|{_PCT})*@)?"  # userinfo
+    rf"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?:[{_CHARS}]|{_PCT})*)"  # host
+    r"(?::[0-9]*)?"  # port
+    rf"(?:/{_PCHAR}*)*"  # path
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?"  # query
+    rf"(?:#(?:{_PCHAR}|[/?])*)?"  # fragment
+)
+
+
+def _rfc3986(value: str) -> None:
+    match = _URI.fullmatch(value)
+    if match is not None and match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            match = None
+    if match is None:
+        raise ValidationError("Not a valid URI (RFC 3986): percent-encode non-ASCII and reserved characters.")
+
+
+class HttpUrl(fields.Url):
+    """An absolute http(s) URL, single-label hosts allowed, that is also an RFC 3986 URI.
+
+    The one URL field of the API and the events alike (JSON Schema `format: uri`): marshmallow's
+    Url alone passes what no URI parser takes (`http://a.org/ü`, `{x}`, `%zz`), so the API would
+    accept a value whose event a subscriber's validator rejects. `require_tld=False` because
+    webhooks inside a deployment are reached by service name (`http://receiver:8080/hook`).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(schemes={"http", "https"}, require_tld=False, **kwargs)
+        self.validators.append(_rfc3986)
 
 
 class EventData(Schema):
@@ -26,7 +69,7 @@ class SectionRegisteredV1(EventData):
     country = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(SECTION_STATUSES))
     email = fields.Email(required=True)
-    webhook_url = fields.Url(allow_none=True, load_default=None)
+    webhook_url = HttpUrl(allow_none=True, load_default=None)
     registered_at = fields.AwareDateTime(required=True, format="iso")
 
 
@@ -36,7 +79,7 @@ class SectionUpdatedV1(EventData):
     code = fields.String(required=True)
     name = fields.String(required=True)
     email = fields.Email(required=True)
-    webhook_url = fields.Url(allow_none=True, load_default=None)
+    webhook_url = HttpUrl(allow_none=True, load_default=None)
     changed = fields.List(fields.String(), required=True, metadata={"description": "the fields that changed"})
 
 
