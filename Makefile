@@ -27,7 +27,7 @@ compose-smoke:
 # During a congress: more (or fewer) voting replicas without downtime, e.g. `make scale-voting N=5`.
 N ?= 3
 scale-voting:
-	docker compose up -d --no-recreate --scale voting=$(N) voting
+	@bash deploy/scale-voting.sh $(N)
 
 bench: install
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
