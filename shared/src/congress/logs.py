@@ -37,9 +37,15 @@ def redact(text: str) -> str:
 
 
 class QuietLibraries(logging.Filter):
-    """Drops the DEBUG records of libraries that would log payloads, whatever LOG_LEVEL says."""
+    """Drops the DEBUG records of libraries that would log payloads, whatever LOG_LEVEL says, and
+    logs a caller's mistake (nameko's "(expected) error", a CongressError) once at INFO, without
+    a traceback: it is no fault of the platform."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "nameko.containers" and str(record.msg).startswith("(expected) error"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            return logging.getLogger().isEnabledFor(logging.INFO)
         if record.levelno > logging.DEBUG:
             return True
         return not any(record.name == name or record.name.startswith(name + ".") for name in CHATTY)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 
 import congress.rpc  # noqa: F401  (domain errors cross RPC intact)
 from congress.contract import EnvelopeSchema
+from congress.errors import CongressError
 from congress.logs import set_correlation_id
 from congress.messaging import topology
 from congress.messaging.relay import EventPublisher, OutboxRelay
@@ -50,6 +51,7 @@ class SignedRpc(Rpc):
 
     def __init__(self, callers: tuple[str, ...] = (), **kwargs: Any) -> None:
         self.callers = tuple(callers)
+        kwargs.setdefault("expected_exceptions", (CongressError,))  # the caller's mistake, not ours
         super().__init__(**kwargs)
 
     def handle_message(self, body: Any, message: Any) -> None:
@@ -59,9 +61,13 @@ class SignedRpc(Rpc):
             raise MalformedRequest("Message missing `args` or `kwargs`") from None
         proof = (message.headers or {}).get(f"{self.header_prefix}.{CALL_PROOF}")
         service = self.container.service_name
-        issuer = verify_call(proof, service, self.method_name, args, kwargs)
-        if self.callers and issuer not in self.callers:
-            raise InvalidProof(f"{service}.{self.method_name} takes calls from {', '.join(self.callers)} only")
+        try:
+            issuer = verify_call(proof, service, self.method_name, args, kwargs)
+            if self.callers and issuer not in self.callers:
+                raise InvalidProof(f"{service}.{self.method_name} takes calls from {', '.join(self.callers)} only")
+        except InvalidProof as refused:
+            log.warning("refused an RPC: %s", refused)  # someone on the broker without the key
+            raise
         log.debug("%s.%s: a call signed by %s", service, self.method_name, issuer)
         super().handle_message(body, message)
 
