@@ -1,7 +1,9 @@
 """Prometheus metrics every service exposes (spec section 4: /metrics on every service).
 
 The gateway serves them on its own port at /metrics; the other services, which have no HTTP
-port (voting runs as N replicas), serve them on METRICS_PORT when it is set.
+port (voting runs as N replicas), serve them when METRICS_PORT is set: `<SERVICE>_METRICS_PORT` if
+given, else METRICS_PORT plus the service's offset (sections +0, voting +1, secretariat +2). On one
+host a replica whose port is taken moves up by 3 until one is free, and says where it went.
 """
 
 from __future__ import annotations
@@ -24,16 +26,36 @@ EVENTS_HANDLED = Counter(
 OUTBOX_PENDING = Gauge("congress_outbox_pending", "Committed events not yet confirmed by the broker")
 
 _serving = False
+OFFSETS = {"sections": 0, "voting": 1, "secretariat": 2}
+STEP = len(OFFSETS)  # replicas of one service on one host take every third port
+TRIES = 16
 
 
-def serve_if_configured() -> None:
-    """Start the metrics listener once per process if METRICS_PORT is set (and not 0)."""
+def metrics_port(service: str) -> int:
+    """The first port to try, or 0 when metrics are off."""
+    own = os.environ.get(f"{service.upper()}_METRICS_PORT")
+    if own:
+        return int(own)
+    base = int(os.environ.get("METRICS_PORT") or 0)
+    return base + OFFSETS.get(service, 0) if base else 0
+
+
+def serve_if_configured(service: str) -> int | None:
+    """Start the metrics listener once per process if configured; the port it took, or None."""
     global _serving
-    port = int(os.environ.get("METRICS_PORT") or 0)
-    if port and not _serving:
-        start_http_server(port)
+    first = metrics_port(service)
+    if not first or _serving:
+        return None
+    for port in range(first, first + STEP * TRIES, STEP):
+        try:
+            start_http_server(port)
+        except OSError:
+            continue  # another service or replica on this host has it
         _serving = True
         log.info("metrics on :%d/metrics", port)
+        return port
+    log.warning("metrics: no free port from %d on (every %dth); serving none", first, STEP)
+    return None
 
 
 def exposition() -> tuple[bytes, str]:

@@ -169,7 +169,7 @@ class Store(DependencyProvider):
 
     def start(self) -> None:
         self._running = True
-        serve_if_configured()
+        serve_if_configured(self.container.service_name)
         self.container.spawn_managed_thread(self._relay_forever)
         self.container.spawn_managed_thread(self._heartbeat_forever)
 
