@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 
 import pytest
 
+from congress.keys import SERVICE_KEY, new_key
 from tests.support import infra
+
+# In-process relays and consumers sign and check like the services do (stacks get their own keys).
+os.environ.setdefault(SERVICE_KEY, new_key(SERVICE_KEY))
 
 
 @pytest.fixture(scope="session")

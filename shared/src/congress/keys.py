@@ -84,7 +84,8 @@ def new_key(name: str) -> str:
 def ensure_keys(directory: Path | str) -> dict[str, str]:
     """Make any missing key file under `directory` (0700; files 0600); the `*_FILE` settings to use."""
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    for missing in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+        missing.mkdir(mode=0o700)  # var/ too, when this makes it: it holds the stores
     folder.chmod(0o700)
     settings = {}
     for name in ALL_KEYS:

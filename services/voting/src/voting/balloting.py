@@ -1,15 +1,20 @@
 """Use cases of motions and ballots: table, open, vote, close, publish.
 
 Secret ballots keep who voted (`participation`) apart from what was voted (`ballot_box`, under
-the voter's receipt). The receipt is random. While the ballot is open, participation keeps it
-sealed with a one-time key that only the voter's credential makes (the gateway derives it), so a
-retry gets the same receipt back; the close erases the sealed copy and the request ids, and
-rewrites both tables for the ballot in one transaction, in receipt and member order, so neither
-row order nor PostgreSQL's transaction ids join them.
+the voter's receipt). The receipt is random. A vote writes both rows in one transaction, so a
+reader of the database or its WAL can pair them while the ballot is open: what they hold is
+therefore sealed with AES-GCM under the ballot key, which is not in the database
+(`voting.domain.sealing`). The box row is a random slot and the sealed receipt and choice, of one
+length for the whole ballot; the participation row keeps the receipt and the slot only sealed, so a
+retry gets the same receipt back. The close opens the box and rewrites both tables for the ballot
+in one transaction, the box in clear in receipt order and participation in member order without
+the sealed receipt and the request ids, so neither row order, PostgreSQL's transaction ids nor
+the WAL join them.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import uuid
@@ -17,29 +22,41 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import IntegrityError
 
 from congress.actors import Actor, require_role
 from congress.contract.api import BallotOpening, BallotView, MotionTabling, MotionView, VoteSubmission, load
 from congress.errors import Conflict, Forbidden, InvalidInput, NotFound
+from congress.keys import ballot_key, record_signing_key
 from voting.adapters.orm import (
     ballot_box,
     ballot_electorate,
     ballots,
     bodies,
     body_members,
+    candidates,
     congresses,
     elections,
     members,
     motions,
     participation,
 )
-from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote, seal
+from voting.domain import sealing
+from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote
 from voting.domain.congresses import may_vote
-from voting.domain.motions import default_quorum, tally
-from voting.domain.record import decision_summary, election_record, motion_record
+from voting.domain.motions import CHOICES, default_quorum, tally
+from voting.domain.record import decision_summary, election_record, motion_record, sign_record
 
 log = logging.getLogger(__name__)
+
+_HELD = {"receipt": "0" * 32, "slot": "0" * 32}  # what participation seals: always this length
+
+
+@functools.cache
+def sealer() -> AESGCM:
+    """The ballot key (BALLOT_KEY or BALLOT_KEY_FILE), read once per process."""
+    return AESGCM(ballot_key())
 
 
 def _one(session: Any, query: Any, missing: str) -> Any:
@@ -180,7 +197,9 @@ def get_record(store: Any, ballot_id: str) -> dict[str, Any]:
     return ballot.record
 
 
-def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
+def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt_key: str = "") -> dict[str, Any]:
+    """`receipt_key` (optional) is one only the voter's credential makes: it is bound into the sealed
+    receipt, so after a reissued credential a retry is refused as a second vote."""
     require_role(actor, "delegate")
     if not actor.member:
         raise Forbidden("this token does not belong to a member of any body")
@@ -215,17 +234,12 @@ def _cast(
         check_vote(ballot, voter, None, ())  # open, and theirs to vote in, before what they voted
         choice, ranking = _what_was_voted(session, ballot.kind, row.subject_id, vote)
         if previous is not None:
-            receipt = seal(previous.sealed_receipt, receipt_key) if previous.sealed_receipt else ""
-            earlier = session.execute(
-                sa.select(ballot_box.c.choice, ballot_box.c.ranking).where(
-                    ballot_box.c.ballot_id == ballot_id, ballot_box.c.receipt == receipt
-                )
-            ).first()
-            before = (earlier.choice, earlier.ranking) if earlier else None
+            receipt, before = _earlier(session, ballot_id, member_id, previous.sealed_receipt, receipt_key)
             check_repeat(previous.request_id, request_id, before, (choice, ranking))
             return {"ballot_id": ballot_id, "receipt": receipt}
         named = ballot.secrecy == "named"
         receipt = secrets.token_hex(16)  # random: a credential known later reveals nothing
+        slot = secrets.token_hex(16)  # the box row's key until the close: random, it leads nowhere
         session.execute(
             participation.insert().values(
                 ballot_id=ballot_id,
@@ -233,12 +247,22 @@ def _cast(
                 request_id=request_id,
                 choice=choice if named else None,
                 ranking=ranking if named else None,
-                sealed_receipt=seal(receipt, receipt_key),
+                sealed_receipt=sealing.seal(
+                    sealer(),
+                    {"receipt": receipt, "slot": slot},
+                    sealing.receipt_aad(ballot_id, member_id, receipt_key),
+                    sealing.padded_size(_HELD),
+                ),
             )
         )
-        session.execute(
-            ballot_box.insert().values(ballot_id=ballot_id, receipt=receipt, choice=choice, ranking=ranking)
+        # Named ballots too: one way through the box for every ballot (their votes are public anyway).
+        sealed = sealing.seal(
+            sealer(),
+            {"receipt": receipt, "choice": choice, "ranking": ranking},
+            sealing.box_aad(ballot_id),
+            _box_size(session, ballot.kind, row.subject_id),
         )
+        session.execute(ballot_box.insert().values(ballot_id=ballot_id, receipt=slot, sealed=sealed))
         session.flush()
         uow.serialise_events()  # votes are counted in commit order
         cast = session.scalar(
@@ -247,6 +271,36 @@ def _cast(
         uow.emit("vote.recorded", {"ballot_id": ballot_id, "votes_cast": cast, "electorate": row.electorate})
         uow.commit()
     return {"ballot_id": ballot_id, "receipt": receipt}
+
+
+def _earlier(
+    session: Any, ballot_id: str, member_id: str, sealed_receipt: bytes | None, receipt_key: str
+) -> tuple[str, tuple[str | None, list[str] | None] | None]:
+    """The receipt a voter got and what they voted, to answer a retry; ("", None) if unknown."""
+    if sealed_receipt is None:  # written before ballots were sealed
+        return "", None
+    try:
+        held = sealing.unseal(sealer(), sealed_receipt, sealing.receipt_aad(ballot_id, member_id, receipt_key))
+    except sealing.SealError:
+        return "", None  # sealed for another credential (reissued since): not a retry of this one
+    box = session.execute(
+        sa.select(ballot_box.c.sealed).where(ballot_box.c.ballot_id == ballot_id, ballot_box.c.receipt == held["slot"])
+    ).first()
+    if box is None or box.sealed is None:
+        return held["receipt"], None
+    voted = sealing.unseal(sealer(), box.sealed, sealing.box_aad(ballot_id))
+    return held["receipt"], (voted["choice"], voted["ranking"])
+
+
+def _box_size(session: Any, kind: str, subject_id: str) -> int:
+    """One sealed length for the whole ballot: that of the longest ballot it can hold (every
+    candidate of the election ranked, withdrawn ones too, or the longest choice)."""
+    if kind == "motion":
+        longest = {"choice": max(CHOICES, key=len), "ranking": None}
+    else:
+        every = session.scalars(sa.select(candidates.c.id).where(candidates.c.election_id == subject_id)).all()
+        longest = {"choice": None, "ranking": list(every)}
+    return sealing.padded_size({"receipt": "0" * 32, **longest})
 
 
 def _what_was_voted(
@@ -301,9 +355,7 @@ def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
             log.info("ballot %s was already closed: answered with its result", ballot_id)
             return get_ballot(store, ballot_id)  # someone else closed it: the same answer, no new events
         ballot = session.execute(sa.select(ballots).where(ballots.c.id == ballot_id)).first()
-        box = [
-            dict(r._mapping) for r in session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id))
-        ]
+        box = _opened_box(session, ballot_id)
         voted = session.execute(
             sa.select(
                 participation.c.member_id,
@@ -330,7 +382,8 @@ def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
             record = _close_motion(uow, ballot, box, participants)
         else:
             record = _close_election(uow, ballot, box, participants)
-        unlink(session, ballot_id)
+        record = sign_record(record, record_signing_key())  # anyone can verify it with GET /api/v1/keys
+        unlink(session, ballot_id, box)
         session.execute(
             ballots.update().where(ballots.c.id == ballot_id).values(result=record["result"], record=record)
         )
@@ -442,15 +495,39 @@ def _close_election(uow: Any, ballot: Any, box: list[dict], participants: list[d
     return record
 
 
-def unlink(session: Any, ballot_id: str) -> None:
-    """Rewrite the ballot's box and participation in one go: one transaction id for all rows, and
-    a physical order (receipt, member) that says nothing of when anyone voted."""
-    box = session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id)).all()
+def _opened_box(session: Any, ballot_id: str) -> list[dict[str, Any]]:
+    """The ballot box in clear, in receipt order: every sealed ballot opened (a ballot open across
+    the upgrade that brought sealing has rows in clear already)."""
+    box = []
+    for row in session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id)):
+        if row.sealed is None:
+            box.append({"receipt": row.receipt, "choice": row.choice, "ranking": row.ranking})
+            continue
+        try:
+            voted = sealing.unseal(sealer(), row.sealed, sealing.box_aad(ballot_id))
+        except sealing.SealError:
+            log.error("ballot %s: a sealed ballot does not open with this BALLOT_KEY; it stays open", ballot_id)
+            raise
+        box.append({"receipt": voted["receipt"], "choice": voted["choice"], "ranking": voted["ranking"]})
+    return sorted(box, key=lambda b: b["receipt"])
+
+
+def unlink(session: Any, ballot_id: str, box: list[dict[str, Any]]) -> None:
+    """Rewrite the ballot's box (`box`: opened, in clear) and participation in one go: one
+    transaction id for all rows, and a physical order (receipt, member) that says nothing of when
+    anyone voted. Deleted and inserted anew, never updated in place: an update's WAL record would
+    tie each sealed row to its row in clear."""
     voted = session.execute(sa.select(participation).where(participation.c.ballot_id == ballot_id)).all()
     session.execute(ballot_box.delete().where(ballot_box.c.ballot_id == ballot_id))
     session.execute(participation.delete().where(participation.c.ballot_id == ballot_id))
     if box:
-        session.execute(ballot_box.insert(), [dict(r._mapping) for r in sorted(box, key=lambda r: r.receipt)])
+        session.execute(
+            ballot_box.insert(),
+            [
+                {"ballot_id": ballot_id, "receipt": b["receipt"], "choice": b["choice"], "ranking": b["ranking"]}
+                for b in sorted(box, key=lambda b: b["receipt"])
+            ],
+        )
     if voted:
         session.execute(
             participation.insert(),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from congress.errors import Conflict, Forbidden, InvalidInput
-from voting.domain.ballots import CLOSED, OPEN, Ballot, Voter, check_repeat, check_vote, seal
+from voting.domain.ballots import CLOSED, OPEN, Ballot, Voter, check_repeat, check_vote
 
 CHOICES = ("yes", "no", "abstain")
 
@@ -57,13 +57,3 @@ def test_a_retry_of_the_same_submission_is_recognised_and_a_different_vote_is_re
         check_repeat("req-1", "req-2", "yes", "yes")
     with pytest.raises(Conflict):  # no earlier ballot under this receipt (a reissued credential)
         check_repeat("req-1", "req-1", None, "yes")
-
-
-def test_a_sealed_receipt_opens_only_with_its_key() -> None:
-    receipt, key, other = "0f" * 16, "a5" * 16, "5a" * 16
-
-    sealed = seal(receipt, key)
-
-    assert sealed != receipt and len(sealed) == 32
-    assert seal(sealed, key) == receipt
-    assert seal(sealed, other) != receipt

@@ -34,8 +34,9 @@ def make_engine(url: str) -> sa.Engine:
     """PostgreSQL for real deployments; an SQLite file for a newcomer's first `make run`."""
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        files: list[Path] = []
+        if path and path != ":memory:" and not path.startswith("file:"):
+            files = _private_store(Path(path))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -48,9 +49,37 @@ def make_engine(url: str) -> sa.Engine:
             # Deleted rows are zeroed, not left in free pages (the unlinking of secret ballots).
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
+            for file in files:  # files made before this rule, or by another tool
+                _chmod(file, 0o600)
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _private_store(db: Path) -> list[Path]:
+    """Only the service's own user reads its store: a new folder is 0700 and the database file is
+    made 0600 before SQLite opens it, so its -wal and -shm (which take its mode) are 0600 from the
+    start. An existing folder is left as it is (it may be shared, /tmp say). The files to keep 0600."""
+    folder = db.parent
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True, mode=0o700)
+            _chmod(folder, 0o700)  # mkdir's mode passes through the umask
+        except FileExistsError:
+            pass  # another service, starting at the same time, made it (the same way)
+    try:
+        os.close(os.open(db, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # empty: an empty database
+    except FileExistsError:
+        pass
+    return [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        if path.exists() and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
+    except OSError as exc:  # not ours to change: say so, but a store that works stays working
+        log.warning("cannot make %s mode %o: %s", path, mode, exc.strerror)
 
 
 def is_postgres(engine: sa.Engine) -> bool:

@@ -127,18 +127,22 @@ participation = sa.Table(
     sa.Column("request_id", sa.String(100), nullable=True),  # cleared at the close
     sa.Column("choice", sa.String(16), nullable=True),  # named ballots only
     sa.Column("ranking", sa.JSON(none_as_null=True), nullable=True),  # named election ballots only
-    # The voter's receipt sealed with a key only their credential makes; erased at the close.
-    sa.Column("sealed_receipt", sa.String(32), nullable=True),
+    # While open, the voter's receipt and the box row's slot, AES-GCM under the ballot key
+    # (voting.domain.sealing), so a retry gets the same receipt back; erased at the close.
+    sa.Column("sealed_receipt", sa.LargeBinary, nullable=True),
 )
 
-# What was voted, under the voter's receipt: no member, no time, no request id.
+# What was voted: no member, no time, no request id. While the ballot is open a row is a random
+# slot and `sealed` (receipt and choice or ranking, AES-GCM, one length for the ballot); the close
+# opens them and rewrites the box in clear under the receipts, in receipt order.
 ballot_box = sa.Table(
     "ballot_box",
     metadata,
     sa.Column("ballot_id", sa.String(36), sa.ForeignKey("ballots.id"), primary_key=True),
-    sa.Column("receipt", sa.String(64), primary_key=True),
+    sa.Column("receipt", sa.String(64), primary_key=True),  # while open: the random slot
     sa.Column("choice", sa.String(16), nullable=True),
     sa.Column("ranking", sa.JSON(none_as_null=True), nullable=True),  # elections
+    sa.Column("sealed", sa.LargeBinary, nullable=True),  # while open only
 )
 
 elections = sa.Table(

@@ -66,9 +66,3 @@ def check_repeat(previous_request_id: str, request_id: str, previous_choice: obj
     if previous_request_id == request_id and previous_choice is not None and previous_choice == choice:
         return True
     raise Conflict("you have already voted in this ballot", {"choice": ["already voted"]})
-
-
-def seal(receipt: str, key: str) -> str:
-    """XOR of two 128-bit hex strings: the key is used once (one voter, one ballot), so this is a
-    one-time pad; `seal(seal(r, k), k) == r`."""
-    return f"{int(receipt, 16) ^ int(key, 16):032x}"
