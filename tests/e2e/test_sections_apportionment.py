@@ -268,3 +268,11 @@ def test_nominations_stay_within_the_allocation_and_reach_voting(stack: Stack) -
 
     rows = eventually(voting_view, what="nominations in voting")
     assert [r["nomination_id"] for r in rows if r["withdrawn"]] == [first]
+
+
+def test_an_apportionment_with_no_returns_before_its_cutoff_is_refused_and_stores_nothing(stack: Stack) -> None:
+    before = stack.api("GET", "/api/v1/apportionments").json()["apportionments"]
+    answer = stack.api("POST", "/api/v1/apportionments", json={"seats": 10, "method": "dhondt", "cutoff": "1990-01-01"})
+    assert answer.status_code == 409, answer.text
+    assert "cutoff" in answer.json()["error"]["fields"]
+    assert stack.api("GET", "/api/v1/apportionments").json()["apportionments"] == before

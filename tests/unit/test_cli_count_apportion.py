@@ -95,3 +95,20 @@ def test_usage_errors_exit_2() -> None:
 
     assert done.returncode == 2
     assert "--seats" in done.stderr
+
+
+def test_seats_over_the_apis_cap_are_refused_at_once_with_one_line(tmp_path: Path) -> None:
+    for seats in ("100000000", "0"):
+        process = count(tmp_path, GOOD, "--seats", seats, "--method", "dhondt")
+        assert process.returncode == 1 and len(process.stderr.strip().splitlines()) == 1
+        assert "--seats must be between 1 and 100000" in process.stderr
+
+
+def test_a_file_that_is_not_utf8_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("section,members\nÎle-de-France,100\n".encode("latin-1"))
+    process = subprocess.run(
+        [CLI, "count", "apportion", str(path), "--seats", "10", "--method", "dhondt"], capture_output=True, text=True
+    )
+    assert process.returncode == 1 and len(process.stderr.strip().splitlines()) == 1
+    assert "not UTF-8" in process.stderr and "Traceback" not in process.stderr

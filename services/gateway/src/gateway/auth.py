@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import os
 import secrets
 import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 
 from congress.actors import Actor
 from congress.errors import NotAuthenticated
@@ -62,7 +67,109 @@ class TokenBook:
 def receipt_key(credential: str, ballot_id: str) -> str:
     """A one-time key, per voter and ballot, that only the holder of the credential can make.
 
-    The voting service seals the voter's (random) receipt with it while the ballot is open, so a
-    retried vote gets the same receipt back; the sealed copy is erased at the close. The receipt
-    itself is random, so knowing a credential later reveals nothing of how its holder voted."""
+    While the ballot is open the voting service keeps the voter's (random) receipt sealed with
+    AES-GCM under its ballot key, with this value bound in as associated data: a retry with the
+    same credential opens it and gets the same receipt back, a reissued credential does not. The
+    sealed copy is erased at the close; knowing a credential later reveals nothing."""
     return hmac.new(credential.encode(), f"congress-receipt-key:{ballot_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class FailureLimiter:
+    """Failed authentications per client in a sliding window (AUTH_FAILURES_PER_MINUTE).
+
+    In process, per gateway replica. Memory is bounded: at most `limit` timestamps for each of
+    at most `max_clients` clients; past that, the client whose last failure is oldest is
+    forgotten. IPv6 clients are counted per /64, which one subscriber usually holds whole.
+    No lock: under eventlet nothing here yields, so no other green thread runs in between.
+    """
+
+    def __init__(
+        self,
+        limit: int = 20,
+        window: float = 60.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1 or window <= 0 or max_clients < 1:
+            raise ValueError("the failure limit, its window and the number of clients tracked must be positive")
+        self.limit = limit
+        self.window = window
+        self.max_clients = max_clients
+        self.clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, client: str) -> int | None:
+        """Whole seconds until this client may try again, or None if it may now."""
+        key = client_key(client)
+        failures = self._failures.get(key)
+        if failures is None:
+            return None
+        now = self.clock()
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+            return None
+        if len(failures) < self.limit:
+            return None
+        return max(1, math.ceil(failures[0] + self.window - now))
+
+    def failed(self, client: str) -> None:
+        key = client_key(client)
+        failures = self._failures.get(key)
+        if failures is None:
+            failures = self._failures[key] = deque(maxlen=self.limit)
+        failures.append(self.clock())
+        self._failures.move_to_end(key)
+        while len(self._failures) > self.max_clients:
+            self._failures.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+
+def client_key(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address[:100]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
+    return str(parsed)
+
+
+def parse_proxies(spec: str | Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """TRUSTED_PROXIES: comma-separated addresses or CIDRs of the proxies in front of the gateway."""
+    entries = spec.split(",") if isinstance(spec, str) else list(spec)
+    try:
+        return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip())
+    except ValueError as exc:
+        raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
+
+
+def _trusted(address: str, proxies: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address.strip().split("%")[0])
+    except ValueError:
+        return False
+    return any(parsed.version == net.version and parsed in net for net in proxies)
+
+
+def client_address(
+    peer: str | None,
+    forwarded_for: str | None,
+    proxies: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+) -> str:
+    """Who is asking: the peer, unless the peer is a trusted proxy; then the nearest address in
+    X-Forwarded-For that is not one of ours (a client can prepend anything it likes)."""
+    proxies = tuple(proxies)
+    address = peer or "unknown"
+    if not (proxies and forwarded_for and _trusted(address, proxies)):
+        return address
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        address = hop
+        if not _trusted(hop, proxies):
+            break
+    return address

@@ -7,8 +7,9 @@ from werkzeug.wrappers import Request, Response
 
 from congress import __version__
 from congress.actors import Actor, require_role, require_section
+from congress.contract.api import EventReplayQuery, load
 from congress.contract.asyncapi import asyncapi_document
-from congress.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from congress.errors import Forbidden, NotAuthenticated, NotFound
 from congress.keys import SERVICE_KEY
 from congress.messaging.nameko_edge import LogContext, RequireKeys, RpcProxy
 from congress.metrics import exposition
@@ -117,15 +118,15 @@ class GatewayService:
         actor = self._as(request, *STAFF, "observer")
         if producer not in BACKENDS:
             raise NotFound(f"no producer {producer!r}; producers are {', '.join(BACKENDS)}")
-        after, limit = request.args.get("after", "0"), request.args.get("limit", "100")
-        if not (after.isdigit() and limit.isdigit()):
-            raise InvalidInput("after and limit must be whole numbers", {"after": [after], "limit": [limit]})
-        types = [t for t in request.args.get("types", "").split(",") if t] or None
+        wanted = {key: value for key, value in request.args.items() if key in ("after", "limit", "types")}
+        query = load(EventReplayQuery(), wanted)  # strict ASCII integers, in range
+        after, limit = query["after"], query["limit"]
+        types = [t for t in query["types"].split(",") if t] or None
         if actor.role == "observer":
             # Observers (a hall projector, say) read public results, not emails or webhook URLs.
             types = sorted(set(types or PUBLIC_EVENTS) & PUBLIC_EVENTS) or ["-"]
-        entries = call(getattr(self, producer).replay_events, int(after), int(limit), types)
-        return json_response({"events": entries, "next_after": entries[-1]["position"] if entries else int(after)})
+        entries = call(getattr(self, producer).replay_events, after, limit, types)
+        return json_response({"events": entries, "next_after": entries[-1]["position"] if entries else after})
 
     # Sections
 
@@ -161,10 +162,33 @@ class GatewayService:
         body = optional_json(request)
         return json_response(call(self.sections.issue_officer_token, actor.to_wire(), code, body), 201)
 
+    @api("GET", "/api/v1/sections/<string:code>/officer-tokens")
+    def list_officer_tokens(self, request: Request, code: str) -> Response:
+        actor = self._for_section(request, code)
+        found = call(self.sections.list_tokens, actor.to_wire(), {"role": "section_officer", "section": code})
+        return json_response({"tokens": found})
+
     @api("DELETE", "/api/v1/officer-tokens/<string:token_id>")
     def revoke_officer_token(self, request: Request, token_id: str) -> Response:
         actor = self._as(request, "admin")
-        return json_response(call(self.sections.revoke_officer_token, actor.to_wire(), token_id))
+        return json_response(call(self.sections.revoke_token, actor.to_wire(), token_id))
+
+    # Tokens of every role
+
+    @api("POST", "/api/v1/tokens")
+    def issue_token(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.sections.issue_token, actor.to_wire(), read_json(request)), 201)
+
+    @api("GET", "/api/v1/tokens")
+    def list_tokens(self, request: Request) -> Response:
+        actor = self._as(request, "admin")
+        return json_response({"tokens": call(self.sections.list_tokens, actor.to_wire(), dict(request.args))})
+
+    @api("DELETE", "/api/v1/tokens/<string:token_id>")
+    def revoke_token(self, request: Request, token_id: str) -> Response:
+        actor = self._as(request, "admin")
+        return json_response(call(self.sections.revoke_token, actor.to_wire(), token_id))
 
     # Membership returns
 
@@ -420,6 +444,8 @@ class GatewayService:
     @api("POST", "/api/v1/sections/<string:code>/inbox/<int:notification_id>/read")
     def mark_read(self, request: Request, code: str, notification_id: int) -> Response:
         actor = self._for_section(request, code)
+        if notification_id > 2**63 - 1:  # no store holds such an id (SQLite would overflow)
+            raise NotFound(f"section {code!r} has no notification {notification_id}")
         return json_response(call(self.secretariat.mark_read, actor.to_wire(), code, notification_id))
 
     @api("POST", "/api/v1/circulars")

@@ -67,7 +67,9 @@ class DeliveryWorker:
         self.sessions = sessions
         self.settings = settings
         self.mailer = mailer or SmtpMailer(settings)
-        self.poster = poster or WebhookPoster(settings.webhook_timeout)
+        self.poster = poster or WebhookPoster(
+            settings.webhook_timeout, allow_private_networks=settings.webhook_allow_private_networks
+        )
         self.on_commit = on_commit
         self.clock = clock
         self.rng = rng

@@ -51,7 +51,9 @@ class Postman(DependencyProvider):
             store.sessions,
             self.settings,
             mailer=self.mailer,
-            poster=WebhookPoster(self.settings.webhook_timeout),
+            poster=WebhookPoster(
+                self.settings.webhook_timeout, allow_private_networks=self.settings.webhook_allow_private_networks
+            ),
             on_commit=store.wake_relay,
         )
         self._running = True

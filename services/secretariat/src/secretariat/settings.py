@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from congress.contract import hosts
+
 TLS_MODES = ("none", "starttls", "ssl")
 
 
@@ -25,6 +27,8 @@ class Settings:
     backoff_base: float = 2.0
     backoff_cap: float = 3600.0
     webhook_timeout: float = 10.0
+    # Private networks webhooks may reach (WEBHOOK_ALLOW_PRIVATE_NETWORKS, CIDRs): none by default.
+    webhook_allow_private_networks: tuple[hosts.Network, ...] = ()
     # The delivery worker: how often it looks for due rows unless woken, how many it sends at
     # once, and how long a claimed row stays its own (longer than any send may take).
     poll_interval: float = 1.0
@@ -54,6 +58,8 @@ class Settings:
             backoff_base=float(get("WEBHOOK_BACKOFF_BASE", cls.backoff_base)),
             backoff_cap=float(get("WEBHOOK_BACKOFF_MAX", cls.backoff_cap)),
             webhook_timeout=float(get("WEBHOOK_TIMEOUT", cls.webhook_timeout)),
+            # A bad entry stops the service at start rather than allowing nothing in silence.
+            webhook_allow_private_networks=hosts.parse_networks(str(get(hosts.ALLOW_SETTING, ""))),
             poll_interval=float(get("DELIVERY_POLL_INTERVAL", cls.poll_interval)),
             concurrency=int(get("DELIVERY_CONCURRENCY", cls.concurrency)),
             lease_seconds=float(get("DELIVERY_LEASE_SECONDS", cls.lease_seconds)),

@@ -4,17 +4,23 @@ that verifies every signature."""
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from congress.actors import Actor
-from congress.contract import Envelope, new_envelope
+from congress.contract import Envelope, hosts, new_envelope
 from congress.errors import Conflict, Forbidden, NotFound
 from secretariat import handlers
+from secretariat.adapters import webhooks
 from secretariat.delivery import DeliveryWorker
 from secretariat.settings import Settings
 from tests.support.mailbox import Mailbox
@@ -36,7 +42,18 @@ MOTION = {
 }
 
 
+LOOPBACK = hosts.parse_networks("127.0.0.0/8")
+
+
+@pytest.fixture(autouse=True)
+def receivers_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test receiver listens on 127.0.0.1: allowed on purpose, as a deployment allows its own
+    private network (registration reads the environment, the worker its settings)."""
+    monkeypatch.setenv(hosts.ALLOW_SETTING, "127.0.0.0/8")
+
+
 def settings_for(mailbox: Mailbox, **overrides: Any) -> Settings:
+    overrides.setdefault("webhook_allow_private_networks", LOOPBACK)
     return Settings(
         smtp_host=mailbox.host,
         smtp_port=mailbox.port,
@@ -332,3 +349,188 @@ def test_a_sections_contact_webhook_follows_its_webhook_url(store: Any, mailbox:
         handlers.rotate_section_webhook_secret(store, ADMIN, "ew")
     with pytest.raises(Forbidden):
         handlers.section_inbox(store, Actor("section_officer", section="fr"), "ew")
+
+
+# Webhook targets are checked again when connecting, and the checked address is the one used.
+
+PUBLIC = hosts.literal_address("93.184.215.14")
+METADATA = hosts.literal_address("169.254.169.254")
+
+
+class FakeDns:
+    """A resolver the test controls: what each name resolves to, and how often it was asked."""
+
+    def __init__(self, answers: dict[str, list[Any]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[Any]:
+        self.asked.append(host)
+        if host not in self.answers:
+            raise OSError(f"{host}: no such host")
+        return list(self.answers[host])
+
+
+@pytest.fixture
+def no_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every connection the sender opens, refused and recorded: a test that expects none sees none."""
+    opened: list[Any] = []
+
+    def refuse(address: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(address)
+        raise ConnectionRefusedError("this test allows no connection")
+
+    monkeypatch.setattr(webhooks.socket, "create_connection", refuse)
+    return opened
+
+
+def test_a_host_that_resolves_to_a_metadata_address_when_sending_is_a_failed_attempt_and_nothing_is_sent(
+    store: Any, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch, no_connections: list[Any]
+) -> None:
+    monkeypatch.delenv(hosts.ALLOW_SETTING)
+    dns = FakeDns({"hooks.example.org": [PUBLIC]})
+    monkeypatch.setattr(hosts, "resolve", dns)
+    registered = handlers.register_webhook(
+        store, ADMIN, {"url": "https://hooks.example.org/congress", "event_types": ["motion.decided"]}
+    )
+    dns.answers["hooks.example.org"] = [METADATA]  # DNS changed since the registration
+    settings = settings_for(mailbox, webhook_allow_private_networks=())
+    apply(store, new_envelope("motion.decided", MOTION, "voting"), handlers.notify, settings)
+
+    drain(DeliveryWorker(store.sessions, settings))
+
+    (delivery,) = handlers.list_deliveries(store, ADMIN, {"recipient": f"webhook:{registered['id']}"})
+    assert (delivery["status"], delivery["attempts"], delivery["last_status"]) == ("failed", 3, None)
+    assert "169.254.169.254 is a cloud metadata address" in delivery["last_error"]
+    assert "nothing sent" in delivery["last_error"]
+    assert no_connections == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "refused"),
+    [
+        ([hosts.literal_address("127.0.0.1")], "127.0.0.1 is a loopback address"),
+        ([PUBLIC, hosts.literal_address("10.1.2.3")], "10.1.2.3 is a private address"),  # every address counts
+        ([hosts.literal_address("::ffff:192.168.1.1")], "192.168.1.1 is a private address"),
+        ([hosts.literal_address("fe80::1")], "fe80::1 is a link-local address"),
+    ],
+)
+def test_the_sender_refuses_any_refused_address_among_the_answers(
+    answers: list[Any], refused: str, no_connections: list[Any]
+) -> None:
+    poster = webhooks.WebhookPoster(allow_private_networks=(), resolver=FakeDns({"hooks.example.org": answers}))
+
+    result = poster.post("http://hooks.example.org/h", "whsec_" + "A" * 32, "msg-1", b"{}")
+
+    assert not result.ok and result.status is None and refused in (result.error or "")
+    assert no_connections == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://2130706433/h", "http://0x7f.1/h", "http://[::1]/h", "http://0.0.0.0/h", "http://localhost/h"],
+)
+def test_the_sender_refuses_literal_addresses_in_any_spelling(url: str, no_connections: list[Any]) -> None:
+    poster = webhooks.WebhookPoster(allow_private_networks=(), resolver=FakeDns({}))
+
+    result = poster.post(url, "whsec_" + "A" * 32, "msg-1", b"{}")
+
+    assert not result.ok and (result.error or "").startswith("refused before connecting, nothing sent: ")
+    assert no_connections == []
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers 204 and keeps what a receiver saw of each request."""
+
+    seen: list[dict[str, str]]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append({"path": self.path, "host": self.headers.get("Host", "")})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[ThreadingHTTPServer, list[dict[str, str]]]]:
+    seen: list[dict[str, str]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Recorder,), {"seen": seen}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_sender_connects_to_the_address_it_checked_and_names_the_host(
+    recorder: tuple[ThreadingHTTPServer, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, seen = recorder
+    port = server.server_address[1]
+    dns = FakeDns({"hooks.example.org": [hosts.literal_address("127.0.0.1")]})
+    real_getaddrinfo = socket.getaddrinfo
+
+    def numeric_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        assert host != "hooks.example.org", "the host was resolved a second time, not by the checked resolver"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    poster = webhooks.WebhookPoster(allow_private_networks=LOOPBACK, resolver=dns)
+
+    result = poster.post(f"http://hooks.example.org:{port}/hooks/x?a=1", "whsec_" + "A" * 32, "msg-1", b"{}")
+
+    assert result == webhooks.WebhookResult(True, 204, None)
+    assert seen == [{"path": "/hooks/x?a=1", "host": f"hooks.example.org:{port}"}]
+    assert dns.asked == ["hooks.example.org"]  # once: no second resolution between check and connect
+
+
+def test_over_https_the_sender_gives_the_host_name_for_sni_and_the_certificate_check(
+    tmp_path: Path, recorder: tuple[ThreadingHTTPServer, list[dict[str, str]]]
+) -> None:
+    server, seen = recorder
+    cert, key = self_signed(tmp_path, "hooks.example.org")
+    names: list[str | None] = []
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    served.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    dns = FakeDns({"hooks.example.org": [hosts.literal_address("127.0.0.1")]})
+    poster = webhooks.WebhookPoster(allow_private_networks=LOOPBACK, resolver=dns, ssl_context=trusting)
+
+    result = poster.post(f"https://hooks.example.org:{server.server_address[1]}/h", "whsec_" + "A" * 32, "m", b"{}")
+
+    assert result.ok, result.error  # the certificate is for the name, not for 127.0.0.1
+    assert names == ["hooks.example.org"] and seen[0]["host"].startswith("hooks.example.org:")
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert, key_file = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, key_file

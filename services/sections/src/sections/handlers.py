@@ -21,19 +21,20 @@ from congress.contract.api import (
     MembershipReturnView,
     NominationRequest,
     NominationView,
-    OfficerTokenRequest,
-    OfficerTokenView,
     SectionContactsUpdate,
     SectionFilter,
     SectionRegistration,
     SectionStatusChange,
     SectionView,
+    TokenFilter,
+    TokenRequest,
+    TokenView,
     load,
 )
-from congress.errors import Conflict, InvalidInput, NotFound
+from congress.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sections.adapters import orm
 from sections.domain import nominations as nominating
-from sections.domain import registry
+from sections.domain import registry, tokens
 from sections.domain.apportionment import ApportionmentError, apportion, summary
 from sections.domain.nominations import Nomination
 from sections.domain.returns import MembershipReturn, latest_by
@@ -200,6 +201,12 @@ def calculate_apportionment(store: Any, actor: Actor, payload: Any) -> dict[str,
         if not entitled:
             raise Conflict("no section has full rights (status 'section') to receive delegates", {})
         latest = latest_by(_returns(uow.session), cutoff)
+        if not any(code in latest for code in (s.code for s in entitled)):
+            raise Conflict(
+                f"no section has a membership return on or before {cutoff.isoformat()}: "
+                "file returns first, or choose a later cutoff",
+                {"cutoff": ["no membership returns by this date"]},
+            )
         members = {s.code: (latest[s.code].members if s.code in latest else 0) for s in entitled}
         try:
             result = apportion(members, request["seats"], request["method"], request["minimum"], request["seed"])
@@ -357,46 +364,84 @@ def list_nominations(store: Any, actor: Actor, code: str, apportionment_id: str 
         return NominationView(many=True).dump(session.scalars(query).all())
 
 
-# Section officers' tokens
+# Tokens of every role (a section officer's belongs to a section)
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_officer_token(store: Any, actor: Actor, code: str, payload: Any) -> dict[str, Any]:
+def issue_token(store: Any, actor: Actor, payload: Any) -> dict[str, Any]:
     require_role(actor, "admin")
-    request = load(OfficerTokenRequest(), payload or {})
-    token = "so_" + secrets.token_urlsafe(32)
-    row = {"id": str(uuid.uuid4()), "code": code, "label": request["label"], "created_at": _now(), "revoked_at": None}
+    request = load(TokenRequest(), payload or {})
+    role, code = request["role"], request.get("section")
+    tokens.check_request(role, code)
+    token = tokens.prefix(role) + secrets.token_urlsafe(32)
+    row = {
+        "id": str(uuid.uuid4()),
+        "role": role,
+        "code": code,
+        "label": request["label"],
+        "created_at": _now(),
+        "revoked_at": None,
+    }
     with store.unit_of_work() as uow:
-        registry.may_have_officers(_section(uow.session, code))
+        if code:
+            registry.may_have_officers(_section(uow.session, code))
         uow.session.execute(orm.officer_tokens.insert().values(**row, token_hash=token_hash(token)))
         uow.commit()
-    return OfficerTokenView().dump({**row, "token": token})  # the only time the token is shown
+    log.info("issued a %s token %s", role, row["id"])
+    return TokenView().dump({**row, "token": token})  # the only time the token is shown
 
 
-def revoke_officer_token(store: Any, actor: Actor, token_id: str) -> dict[str, Any]:
+def issue_officer_token(store: Any, actor: Actor, code: str, payload: Any) -> dict[str, Any]:
+    request = payload if isinstance(payload, dict) else {}
+    return issue_token(store, actor, {**request, "role": "section_officer", "section": code})
+
+
+def list_tokens(store: Any, actor: Actor, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every token's id, role, section, label and dates (never the token): the Centre's, or a
+    section officer's own section's."""
+    wanted = load(TokenFilter(), filters or {})
+    if actor.role == "section_officer":
+        if wanted.get("section") not in (None, actor.section):
+            raise Forbidden(f"your token is for section {actor.section!r}")
+        wanted = {**wanted, "section": actor.section, "role": "section_officer"}
+    else:
+        require_role(actor, "admin")
+    table = orm.officer_tokens
+    query = sa.select(table).order_by(table.c.created_at, table.c.id)
+    if wanted.get("role"):
+        query = query.where(table.c.role == wanted["role"])
+    if wanted.get("section"):
+        query = query.where(table.c.code == wanted["section"])
+    if not wanted.get("include_revoked"):
+        query = query.where(table.c.revoked_at.is_(None))
+    with store.session() as session:
+        return TokenView(many=True, exclude=("token",)).dump([row._mapping for row in session.execute(query)])
+
+
+def revoke_token(store: Any, actor: Actor, token_id: str) -> dict[str, Any]:
     require_role(actor, "admin")
-    tokens = orm.officer_tokens
+    table = orm.officer_tokens
     with store.unit_of_work() as uow:
-        row = uow.session.execute(sa.select(tokens).where(tokens.c.id == token_id)).first()
+        row = uow.session.execute(sa.select(table).where(table.c.id == token_id)).first()
         if row is None:
-            raise NotFound(f"no officer token {token_id!r}")
+            raise NotFound(f"no token {token_id!r}")
         if row.revoked_at is None:
-            uow.session.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=_now()))
+            uow.session.execute(table.update().where(table.c.id == token_id).values(revoked_at=_now()))
         uow.commit()
-        row = uow.session.execute(sa.select(tokens).where(tokens.c.id == token_id)).first()
-    return OfficerTokenView(exclude=("token",)).dump(row._mapping)
+        row = uow.session.execute(sa.select(table).where(table.c.id == token_id)).first()
+    return TokenView(exclude=("token",)).dump(row._mapping)
 
 
 def identify(store: Any, presented_hash: str) -> dict[str, Any] | None:
-    """The actor a live section officer token stands for, or None."""
-    tokens = orm.officer_tokens
+    """The actor a live token stands for, or None."""
+    table = orm.officer_tokens
     with store.session() as session:
         row = session.execute(
-            sa.select(tokens.c.id, tokens.c.code).where(
-                tokens.c.token_hash == presented_hash, tokens.c.revoked_at.is_(None)
+            sa.select(table.c.id, table.c.role, table.c.code).where(
+                table.c.token_hash == presented_hash, table.c.revoked_at.is_(None)
             )
         ).first()
-    return Actor("section_officer", section=row.code, token_id=row.id).to_wire() if row else None
+    return Actor(row.role, section=row.code, token_id=row.id).to_wire() if row else None

@@ -74,8 +74,16 @@ class SectionsService(EventLog):
         return handlers.issue_officer_token(self.store, Actor.from_wire(actor), code, payload)
 
     @rpc
-    def revoke_officer_token(self, actor: dict, token_id: str) -> dict[str, Any]:
-        return handlers.revoke_officer_token(self.store, Actor.from_wire(actor), token_id)
+    def issue_token(self, actor: dict, payload: Any) -> dict[str, Any]:
+        return handlers.issue_token(self.store, Actor.from_wire(actor), payload)
+
+    @rpc
+    def list_tokens(self, actor: dict, filters: dict | None = None) -> list[dict[str, Any]]:
+        return handlers.list_tokens(self.store, Actor.from_wire(actor), filters)
+
+    @rpc
+    def revoke_token(self, actor: dict, token_id: str) -> dict[str, Any]:
+        return handlers.revoke_token(self.store, Actor.from_wire(actor), token_id)
 
     @rpc(callers=("gateway",))
     def identify(self, presented_hash: str) -> dict[str, Any] | None:

@@ -103,6 +103,8 @@ def read_membership_csv(path: Path) -> dict[str, int]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
     rows = csv.reader(text.splitlines())
     header = [column.strip().lower() for column in next(rows, [])]
     for column in ("section", "members"):
@@ -135,8 +137,13 @@ def read_membership_csv(path: Path) -> dict[str, int]:
 
 
 def run_apportion(args: argparse.Namespace) -> int:
+    from congress.contract.api import SEATS
     from sections.domain.apportionment import ApportionmentError, apportion, summary
 
+    if not SEATS.min <= args.seats <= SEATS.max:  # the API's cap: a huge house would run for minutes
+        raise InputError(f"--seats must be between {SEATS.min} and {SEATS.max}, not {args.seats}")
+    if not 0 <= args.minimum <= SEATS.max:
+        raise InputError(f"--min must be between 0 and {SEATS.max}, not {args.minimum}")
     members = read_membership_csv(args.file)
     try:
         result = apportion(members, args.seats, args.method, minimum=args.minimum, seed=args.seed)

@@ -10,7 +10,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from congress.contract.catalogue import SECTION_STATUSES
+from congress.contract import hosts
+from congress.contract.catalogue import SECTION_STATUSES, HttpUrl
 from congress.errors import InvalidInput
 
 APPORTIONMENT_METHODS = ("huntington-hill", "sainte-lague", "dhondt", "hamilton")
@@ -19,6 +20,45 @@ CODE = validate.Regexp(
     r"^[a-z][a-z0-9-]{1,31}$",
     error="2 to 32 lowercase letters, digits or hyphens, starting with a letter",
 )
+ID = validate.Length(min=1, max=64)  # ids are uuids; a longer one is never found, nor stored
+
+
+def between(low: int, high: int) -> list[validate.Validator]:
+    """low..high as two checks, so a value under `low` keeps the message it always had."""
+    return [validate.Range(min=low), validate.Range(max=high)]
+
+
+# Bounds of every integer a request may carry: a value outside is a 400 naming the field,
+# never an overflow in a database column.
+PEOPLE = between(0, 10**9)
+SEATS = validate.Range(min=1, max=100_000)
+QUORUM = between(1, 100_000)
+PAGE = validate.Range(min=1, max=1000)
+POSITION = between(0, 2**63 - 1)  # a BIGINT
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only: marshmallow's Boolean also reads "yes", "on", 1 and "1" as true."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def _public_host(url: str) -> None:
+    try:
+        hosts.check_url(url)
+    except hosts.HostRefused as exc:
+        raise ValidationError(f"this webhook URL may not be used: {exc}") from None
+
+
+class WebhookUrl(HttpUrl):
+    """The events' http(s) URL (so the API never accepts one its event would not carry), whose
+    host is not, and does not resolve to, a private or reserved address; no credentials in it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=[validate.Length(max=2000), _public_host], **kwargs)
 
 
 class Request(Schema):
@@ -42,6 +82,17 @@ def _not_in_future(value: date) -> None:
         raise ValidationError("cannot be in the future")
 
 
+# Events
+
+
+class EventReplayQuery(Request):
+    """The query of GET /api/v1/events/{producer}: `?after=N&limit=M&types=a,b` (strings)."""
+
+    after = fields.Integer(load_default=0, validate=POSITION, metadata={"description": "a position in the log"})
+    limit = fields.Integer(load_default=100, validate=PAGE)
+    types = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"description": "a,b,…"})
+
+
 # Sections
 
 
@@ -51,13 +102,13 @@ class SectionRegistration(Request):
     country = fields.String(required=True, validate=validate.Length(min=1, max=100))
     status = fields.String(load_default="section", validate=validate.OneOf(SECTION_STATUSES))
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    webhook_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
+    webhook_url = WebhookUrl(load_default=None, allow_none=True)
 
 
 class SectionContactsUpdate(Request):
     name = fields.String(validate=validate.Length(min=1, max=200))
     email = fields.Email(validate=validate.Length(max=254))
-    webhook_url = fields.Url(allow_none=True, schemes={"http", "https"}, require_tld=False)
+    webhook_url = WebhookUrl(allow_none=True)
 
     @validates_schema
     def _something(self, data: dict[str, Any], **_: Any) -> None:
@@ -82,7 +133,7 @@ class SectionView(Schema):
 
 class SectionFilter(Request):
     status = fields.String(validate=validate.OneOf(SECTION_STATUSES))
-    country = fields.String()
+    country = fields.String(validate=validate.Length(max=100))
 
 
 # Membership returns
@@ -90,8 +141,8 @@ class SectionFilter(Request):
 
 class MembershipReturnFiling(Request):
     as_of = fields.Date(required=True, validate=_not_in_future, metadata={"description": "the date the count is for"})
-    members = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    supporters = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    members = fields.Integer(required=True, strict=True, validate=PEOPLE)
+    supporters = fields.Integer(load_default=0, strict=True, validate=PEOPLE)
 
 
 class MembershipReturnView(Schema):
@@ -108,9 +159,9 @@ class MembershipReturnView(Schema):
 
 
 class ApportionmentRequest(Request):
-    seats = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100_000))
+    seats = fields.Integer(required=True, strict=True, validate=SEATS)
     method = fields.String(required=True, validate=validate.OneOf(APPORTIONMENT_METHODS))
-    minimum = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=0))
+    minimum = fields.Integer(load_default=1, strict=True, validate=between(0, 100_000))
     cutoff = fields.Date(load_default=None, metadata={"description": "latest returns on or before this date (today)"})
     seed = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
 
@@ -156,7 +207,7 @@ class ApportionmentView(Schema):
 class NominationRequest(Request):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    apportionment_id = fields.String(load_default=None, metadata={"description": "default: the latest"})
+    apportionment_id = fields.String(load_default=None, validate=ID, metadata={"description": "default: the latest"})
 
 
 class NominationView(Schema):
@@ -186,6 +237,26 @@ class OfficerTokenView(Schema):
     token = fields.String(metadata={"description": "shown once, at issue; only its hash is kept"})
 
 
+TOKEN_ROLES = ("admin", "secretariat", "section_officer", "observer")  # a delegate's is a credential
+
+
+class TokenRequest(Request):
+    role = fields.String(required=True, validate=validate.OneOf(TOKEN_ROLES))
+    section = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class TokenFilter(Request):
+    role = fields.String(validate=validate.OneOf(TOKEN_ROLES))
+    section = fields.String(validate=validate.Length(min=1, max=32))
+    include_revoked = fields.Boolean(load_default=False)
+
+
+class TokenView(OfficerTokenView):
+    role = fields.String()
+    code = fields.String(allow_none=True, metadata={"description": "the section, for a section officer's token"})
+
+
 # Congresses, bodies and accreditation
 
 BODY_KINDS = ("congress", "iec", "is")
@@ -198,11 +269,11 @@ class CongressScheduling(Request):
 
 
 class CongressConvening(Request):
-    apportionment_id = fields.String(load_default=None, metadata={"description": "default: the latest"})
+    apportionment_id = fields.String(load_default=None, validate=ID, metadata={"description": "default: the latest"})
     quorum = fields.Integer(
         load_default=None,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=QUORUM,
         metadata={"description": "default: more than half the voting delegates"},
     )
 
@@ -219,7 +290,7 @@ class CongressView(Schema):
 class BodyCreation(Request):
     kind = fields.String(required=True, validate=validate.OneOf(("iec", "is")))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    quorum = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1))
+    quorum = fields.Integer(load_default=None, strict=True, validate=QUORUM)
 
 
 class BodyView(Schema):
@@ -243,16 +314,16 @@ class MemberView(Schema):
 
 class MemberAddition(Request):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
-    section = fields.String(load_default=None)
-    deliberative = fields.Boolean(load_default=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    section = fields.String(load_default=None, validate=validate.Length(max=32))
+    deliberative = StrictBoolean(load_default=True)
     member_id = fields.String(
-        load_default=None, metadata={"description": "an existing member (keeps their credential)"}
+        load_default=None, validate=ID, metadata={"description": "an existing member (keeps their credential)"}
     )
 
 
 class Accreditation(Request):
-    deliberative = fields.Boolean(load_default=None, metadata={"description": "default: as nominated"})
+    deliberative = StrictBoolean(load_default=None, metadata={"description": "default: as nominated"})
 
 
 # Motions and ballots
@@ -296,13 +367,13 @@ class BallotView(Schema):
 class VoteSubmission(Request):
     choice = fields.String(validate=validate.OneOf(("yes", "no", "abstain")), metadata={"description": "motions"})
     ranking = fields.List(
-        fields.String(),
-        validate=validate.Length(min=1),
+        fields.String(validate=ID),
+        validate=validate.Length(min=1, max=1000),
         metadata={"description": "STV elections: candidate ids, most preferred first"},
     )
     marks = fields.List(
-        fields.String(),
-        validate=validate.Length(min=1),
+        fields.String(validate=ID),
+        validate=validate.Length(min=1, max=1000),
         metadata={"description": "block elections: up to as many candidate ids as seats"},
     )
     request_id = fields.String(
@@ -335,7 +406,9 @@ class ElectionCreation(Request):
         metadata={"description": "block vote, or STV by Meek's method or WIGM"},
     )
     secrecy = fields.String(load_default="secret", validate=validate.OneOf(("secret", "named")))
-    fills_body_id = fields.String(load_default=None, metadata={"description": "the body whose members it elects"})
+    fills_body_id = fields.String(
+        load_default=None, validate=ID, metadata={"description": "the body whose members it elects"}
+    )
 
 
 class ElectionView(Schema):
@@ -352,9 +425,9 @@ class ElectionView(Schema):
 
 class CandidateNomination(Request):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
     member_id = fields.String(
-        load_default=None, metadata={"description": "if the candidate already holds a credential"}
+        load_default=None, validate=ID, metadata={"description": "if the candidate already holds a credential"}
     )
 
 
@@ -377,11 +450,11 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 
 
 class WebhookRegistration(Request):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    url = WebhookUrl(required=True)
     event_types = fields.List(
         fields.String(validate=validate.OneOf(WEBHOOK_EVENT_TYPES)),
         required=True,
-        validate=validate.Length(min=1),
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENT_TYPES) * 2),
     )
     section = fields.String(
         load_default=None, validate=CODE, metadata={"description": "only events to or about this section"}
@@ -405,9 +478,9 @@ class WebhookView(Schema):
 class DeliveryFilter(Request):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
     channel = fields.String(validate=validate.OneOf(DELIVERY_CHANNELS))
-    event_type = fields.String()
-    recipient = fields.String()
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    event_type = fields.String(validate=validate.Length(max=100))
+    recipient = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=100, validate=PAGE)  # a query string: "100" is read as 100
 
 
 class DeliveryAttemptView(Schema):
@@ -440,8 +513,8 @@ class DeliveryView(Schema):
 
 
 class InboxFilter(Request):
-    unread = fields.Boolean(load_default=False)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    unread = fields.Boolean(load_default=False)  # a query string: "true" / "false"
+    limit = fields.Integer(load_default=100, validate=PAGE)
 
 
 class InboxNotificationView(Schema):
@@ -460,7 +533,10 @@ class CircularIssue(Request):
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     audience = fields.String(load_default="all_sections", validate=validate.OneOf(CIRCULAR_AUDIENCES))
     sections = fields.List(
-        fields.String(validate=CODE), load_default=list, metadata={"description": "with audience 'sections'"}
+        fields.String(validate=CODE),
+        load_default=list,
+        validate=validate.Length(max=1000),
+        metadata={"description": "with audience 'sections'"},
     )
 
     @validates_schema

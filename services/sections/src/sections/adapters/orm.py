@@ -81,7 +81,8 @@ officer_tokens = sa.Table(
     "officer_tokens",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("code", sa.String(32), sa.ForeignKey("sections.code"), nullable=False),
+    sa.Column("code", sa.String(32), sa.ForeignKey("sections.code"), nullable=True),  # officers' only
+    sa.Column("role", sa.String(32), nullable=False, server_default="section_officer"),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("label", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
