@@ -30,8 +30,35 @@ OUTBOX, PROCESSED_EVENTS = messaging_tables(_TABLES)
 OUTBOX_WRITE_LOCK = zlib.crc32(b"congress-outbox-writers")
 
 
+# The drivers installed with the services; any other is refused with one line before it is tried.
+DRIVERS = {"postgresql": "psycopg2", "sqlite": "pysqlite"}
+
+
+class UnsupportedDatabase(ValueError):
+    """A database URL this platform cannot use, said in one line."""
+
+
+def normalise_url(url: str) -> str:
+    """Every form a user would write: `postgres://…` and `postgresql://…` mean psycopg2 (SQLAlchemy
+    2.1 would pick psycopg 3, which is not installed); `postgresql+psycopg2://…` and `sqlite:///…`
+    as they are. Anything else is refused, naming the driver."""
+    try:
+        parsed = sa.engine.make_url(url.strip())
+    except sa.exc.ArgumentError:
+        raise UnsupportedDatabase(f"not a database URL: {url.split('@')[-1]!r}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    backend = {"postgres": "postgresql"}.get(backend, backend)
+    if backend not in DRIVERS:
+        raise UnsupportedDatabase(f"database {backend!r} is not supported: use postgresql:// or sqlite:///")
+    wanted = DRIVERS[backend]
+    if driver and driver != wanted:
+        raise UnsupportedDatabase(f"driver {driver!r} is not installed: use {backend}:// or {backend}+{wanted}://")
+    return parsed.set(drivername=f"{backend}+{wanted}").render_as_string(hide_password=False)
+
+
 def make_engine(url: str) -> sa.Engine:
     """PostgreSQL for real deployments; an SQLite file for a newcomer's first `make run`."""
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         files: list[Path] = []
