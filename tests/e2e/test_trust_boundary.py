@@ -199,7 +199,8 @@ def test_observers_replay_public_results_only_and_anyone_reads_the_record_key(ha
     ok(stack.api("POST", "/api/v1/sections", json=new_section(code)), 201)
     title = f"For {code} only {uuid.uuid4().hex[:6]}"
     circular = {"title": title, "body": "Comrades, …", "audience": "sections", "sections": [code]}
-    ok(stack.api("POST", "/api/v1/circulars", json=circular), 201)
+    # The Secretariat learns of the section by its event: issue once it knows it.
+    eventually(lambda: stack.api("POST", "/api/v1/circulars", json=circular).status_code == 201, what="a circular")
 
     def issued() -> bool:
         page = ok(stack.api("GET", "/api/v1/events/secretariat?limit=1000"))

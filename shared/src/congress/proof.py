@@ -47,13 +47,17 @@ def _call_digest(args: Any, kwargs: Any) -> str:
     return digest({"args": list(args), "kwargs": dict(kwargs)})
 
 
-def sign_call(issuer: str, service: str, method: str, args: Any, kwargs: Any, key: bytes | None = None) -> str:
+def sign_call(
+    issuer: str, service: str, method: str, args: Any, kwargs: Any, key: bytes | None = None, ttl: float | None = None
+) -> str:
+    """`ttl`: how long the caller will wait for the answer (at most CALL_TTL); a request still
+    queued after that (the broker was away) is refused unworked: nobody waits for its answer."""
     now = time.time()
     claims = {
         "iss": issuer,
         "aud": f"{service}.{method}",
         "iat": int(now),
-        "exp": int(now + CALL_TTL),
+        "exp": int(now + min(ttl or CALL_TTL, CALL_TTL) + 1),
         "dig": _call_digest(args, kwargs),
     }
     return jwt.encode(claims, key or _key(), algorithm=ALGORITHM)

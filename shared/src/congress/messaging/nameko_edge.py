@@ -21,11 +21,10 @@ from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import MalformedRequest
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
-from nameko.rpc import MethodProxy, Rpc, ServiceProxy
+from nameko.rpc import MethodProxy, Rpc, RpcConsumer, ServiceProxy
 from nameko.rpc import RpcProxy as NamekoRpcProxy
 from sqlalchemy.orm import sessionmaker
 
-import congress.rpc  # noqa: F401  (domain errors cross RPC intact)
 from congress.contract import EnvelopeSchema
 from congress.errors import CongressError
 from congress.logs import set_correlation_id
@@ -34,12 +33,26 @@ from congress.messaging.relay import EventPublisher, OutboxRelay
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine, read_outbox
 from congress.metrics import EVENTS_HANDLED, serve_if_configured
 from congress.proof import CALL_PROOF, EVENT_PROOF, InvalidProof, sign_call, verify_call, verify_event
+from congress.rpc import call_deadline  # (importing it also lets domain errors cross RPC intact)
 
 log = logging.getLogger(__name__)
 
 
 def heartbeat_path(service: str) -> Path:
     return Path(os.environ.get("CONGRESS_HEARTBEAT_DIR", "/tmp")) / f"congress-{service}.heartbeat"
+
+
+class SteadyRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer, but a reply that cannot be sent (the broker went away) does not kill
+    the service: the request stays unacknowledged, the broker redelivers it when the consumer is
+    back, and a retried call is idempotent or, by then, refused as expired."""
+
+    def handle_result(self, message: Any, result: Any, exc_info: Any) -> tuple[Any, Any]:
+        try:
+            return super().handle_result(message, result, exc_info)
+        except Exception as exc:  # kombu, amqp and socket errors alike: the connection is gone
+            log.warning("could not answer an RPC (%s); it stays unacknowledged for redelivery", exc)
+            return result, exc_info
 
 
 class SignedRpc(Rpc):
@@ -53,6 +66,8 @@ class SignedRpc(Rpc):
         self.callers = tuple(callers)
         kwargs.setdefault("expected_exceptions", (CongressError,))  # the caller's mistake, not ours
         super().__init__(**kwargs)
+
+    rpc_consumer = SteadyRpcConsumer()
 
     def handle_message(self, body: Any, message: Any) -> None:
         try:
@@ -77,7 +92,9 @@ rpc = SignedRpc.decorator
 
 class _SignedMethodProxy(MethodProxy):
     def _call(self, *args: Any, **kwargs: Any) -> Any:
-        self._proof = sign_call(self.container.service_name, self.service_name, self.method_name, args, kwargs)
+        self._proof = sign_call(
+            self.container.service_name, self.service_name, self.method_name, args, kwargs, ttl=call_deadline()
+        )
         return super()._call(*args, **kwargs)
 
     def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
