@@ -17,6 +17,7 @@ from congress.rpc import ServiceUnavailable, call
 from gateway.auth import TokenBook, presented_token, receipt_key, token_hash
 from gateway.http import api, json_response, optional_json, read_json
 from gateway.openapi import openapi_document
+from gateway.pages import HallPages
 
 BACKENDS = ("sections", "voting", "secretariat")
 ANYONE = ("admin", "secretariat", "section_officer", "delegate", "observer")
@@ -42,7 +43,7 @@ def without_emails(people: list[dict]) -> list[dict]:
     return [{key: value for key, value in person.items() if key != "email"} for person in people]
 
 
-class GatewayService:
+class GatewayService(HallPages):
     name = "gateway"
 
     sections = RpcProxy("sections")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -63,5 +64,7 @@ def render_credential(name: str, body_name: str, credential: str) -> Rendered:
         "body_name": body_name,
         "credential": credential,
         "inbox": False,
+        # Where delegates vote: the gateway's public address (the credential rides in the fragment).
+        "public_url": os.environ.get("PUBLIC_URL") or "http://127.0.0.1:8000",
     }
     return Rendered(subject, _render(("credential",), "txt", context), _render(("credential",), "html", context))
