@@ -242,6 +242,24 @@ def test_an_election_recount_is_printed_with_the_candidates_names(tmp_path: Path
     assert all(name in done.stdout for name in CANDIDATES.values())
 
 
+@pytest.mark.parametrize("method", ["meek", "wigm", "block"])
+def test_a_failed_election_recounts_to_no_one_elected_and_says_why(tmp_path: Path, method: str) -> None:
+    record = sign_record(build(method, genuine_votes(method)[:15]), KEY)  # 15 of 30 voted; the quorum is 16
+    reason = "Quorum not met: 15 of 30 voted, 16 needed. No one is elected."
+    assert (record["result"]["outcome"], record["result"]["reason"]) == ("failed", reason)
+    event = write(tmp_path, "event.json", closed_event(record))
+
+    printed = count(tmp_path, record, "--event", event)
+    checked = count(tmp_path, record, "--event", event, "--json")
+
+    assert (printed.returncode, printed.stderr) == (0, ""), printed.stderr
+    assert fields_of(printed.stdout)["elected"] == "no one"
+    assert f"round 1: {reason}" in printed.stdout
+    assert (checked.returncode, checked.stderr) == (0, ""), checked.stderr
+    recounted = json.loads(checked.stdout)["result"]
+    assert recounted == record["result"] and recounted["elected"] == []
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_json_output_says_what_was_checked_and_the_result(tmp_path: Path, kind: str) -> None:
     record = genuine(kind)

@@ -127,7 +127,7 @@ def delegate_nominated(uow: UnitOfWork, event: Envelope) -> None:
     )
 
 
-def delegate_accredited(uow: UnitOfWork, event: Envelope) -> None:
+def delegate_accredited(uow: UnitOfWork, event: Envelope, settings: Settings | None = None) -> None:
     data = event.data
     email = data.get("email")
     if email is None and data.get("section"):
@@ -142,6 +142,26 @@ def delegate_accredited(uow: UnitOfWork, event: Envelope) -> None:
         {"member_id": data["member_id"]},
         {"name": data["name"], "email": email, "section": data.get("section"), "updated_at": _now()},
     )
+    if email:
+        _email_waiting_notices(uow.session, data["member_id"], email, settings or Settings.from_config())
+
+
+def _email_waiting_notices(session: Any, member_id: str, email: str, settings: Settings) -> None:
+    """Notices written to this member while their address was unknown (a circular to the IEC they
+    were just elected to, say) are emailed now that it is known."""
+    recipient, now = routing.member_key(member_id), _now()
+    emailed = sa.select(deliveries.c.notification_id).where(
+        deliveries.c.recipient == recipient, deliveries.c.channel == "email"
+    )
+    waiting = session.execute(
+        sa.select(notifications).where(notifications.c.recipient == recipient, notifications.c.id.not_in(emailed))
+    ).all()
+    for notice in waiting:
+        if routing.send_when_address_known(recipient, notice.created_at, now):
+            _add_delivery(
+                session, notice.id, notice.event_id, notice.event_type, recipient, "email", email, None, settings
+            )
+            log.info("notification %s to %s: emailed now that their address is known", notice.id, recipient)
 
 
 def body_membership_changed(uow: UnitOfWork, event: Envelope, settings: Settings) -> int:
@@ -267,24 +287,7 @@ def write_notifications(
     needs_envelope = False
 
     def delivery(notification_id: int, recipient: Recipient, channel: str, address: str, sub: str | None) -> None:
-        session.execute(
-            deliveries.insert().values(
-                id=str(uuid.uuid4()),
-                notification_id=notification_id,
-                event_id=event_id,
-                event_type=event_type,
-                channel=channel,
-                recipient=recipient.key,
-                address=address,
-                subscription_id=sub,
-                status="pending",
-                attempts=0,
-                attempt_limit=settings.max_attempts,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        _add_delivery(session, notification_id, event_id, event_type, recipient.key, channel, address, sub, settings)
 
     for recipient in recipients:
         rendered = render_notification(event_type, data, recipient.name, recipient.inbox)
@@ -310,6 +313,39 @@ def write_notifications(
         session.execute(
             notified_events.insert().values(event_id=event_id, type=event_type, envelope=envelope, received_at=now)
         )
+
+
+def _add_delivery(
+    session: Any,
+    notification_id: int,
+    event_id: str,
+    event_type: str,
+    recipient: str,
+    channel: str,
+    address: str,
+    subscription_id: str | None,
+    settings: Settings,
+) -> None:
+    """One channel's pending delivery of a notice: the delivery worker sends it."""
+    now = _now()
+    session.execute(
+        deliveries.insert().values(
+            id=str(uuid.uuid4()),
+            notification_id=notification_id,
+            event_id=event_id,
+            event_type=event_type,
+            channel=channel,
+            recipient=recipient,
+            address=address,
+            subscription_id=subscription_id,
+            status="pending",
+            attempts=0,
+            attempt_limit=settings.max_attempts,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 # The Centre's notices and the sections' inboxes

@@ -67,7 +67,7 @@ class SecretariatService(EventLog):
     @subscribe("voting", "delegate.accredited")
     @idempotent
     def on_delegate_accredited(self, uow: UnitOfWork, event: Envelope) -> None:
-        handlers.delegate_accredited(uow, event)
+        handlers.delegate_accredited(uow, event, self.postman.settings)
 
     @subscribe("voting", "body.membership_changed")
     @wakes_postman

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from congress.actors import Actor
+from congress.contract import Envelope, new_envelope
 from congress.contract.api import WEBHOOK_EVENT_TYPES
 from congress.contract.catalogue import CATALOGUE
+from secretariat import handlers
+from secretariat.delivery import DeliveryWorker
 from secretariat.domain.routing import (
     CENTRE,
     RULES,
@@ -10,7 +17,10 @@ from secretariat.domain.routing import (
     Subscription,
     addressed,
     plan,
+    send_when_address_known,
 )
+from secretariat.settings import Settings
+from tests.support.mailbox import Mailbox
 
 DIRECTORY = Directory(
     sections={
@@ -67,3 +77,58 @@ def test_circulars_go_to_all_sections_the_iec_or_the_chosen_sections() -> None:
 
 def test_the_rules_name_only_catalogued_events_an_outside_system_may_also_subscribe_to() -> None:
     assert set(RULES) <= set(WEBHOOK_EVENT_TYPES) <= set(CATALOGUE)
+
+
+def test_a_recent_notice_to_a_member_goes_out_once_their_address_is_known_and_an_old_one_does_not() -> None:
+    now = datetime(2027, 1, 10, 12, tzinfo=UTC)
+
+    assert send_when_address_known("member:m-3", now - timedelta(minutes=5), now)
+    assert not send_when_address_known("member:m-3", now - timedelta(days=2), now)  # news no longer
+    assert not send_when_address_known("section:ew", now, now)  # a section's address comes with it
+
+
+def apply(store: Any, event: Envelope, handler: Any, *args: Any) -> None:
+    """As @idempotent does: claim, apply, commit."""
+    with store.unit_of_work() as uow:
+        assert uow.claim(event.event_id, f"secretariat.{handler.__name__}")
+        handler(uow, event, *args)
+        uow.commit()
+
+
+def test_an_iec_circular_reaches_a_member_whose_address_arrives_after_it(store: Any) -> None:
+    # The election that seats Clara in the IEC and the circular to the IEC can overtake her
+    # accreditation (another queue): once her address is known, the circular is emailed to her, once.
+    with Mailbox() as mailbox:
+        settings = Settings(smtp_host=mailbox.host, smtp_port=mailbox.port, max_attempts=3, backoff_base=0.0)
+        rosa = {"member_id": "m-1", "body_id": "c", "name": "Rosa", "section": "ew", "deliberative": True}
+        apply(
+            store,
+            new_envelope("delegate.accredited", rosa | {"email": "r@x.org"}, "voting"),
+            handlers.delegate_accredited,
+        )
+        changed = {
+            "body_id": "iec-1",
+            "kind": "iec",
+            "members": ["m-1", "m-2"],
+            "added": [],
+            "removed": [],
+            "reason": "x",
+        }
+        apply(
+            store,
+            new_envelope("body.membership_changed", changed, "voting"),
+            handlers.body_membership_changed,
+            settings,
+        )
+        circular = {"title": "IEC meets", "body": "Monday.", "audience": "iec"}
+        assert handlers.issue_circular(store, Actor("admin"), circular, settings)["recipients"] == 2
+
+        clara = {"member_id": "m-2", "body_id": "iec-1", "name": "Clara", "email": "c@x.org", "deliberative": True}
+        for _ in range(2):  # accredited again later (another body): no second email
+            apply(store, new_envelope("delegate.accredited", clara, "voting"), handlers.delegate_accredited, settings)
+        worker = DeliveryWorker(store.sessions, settings)
+        while worker.run_due():
+            pass
+
+        assert [m.subject for m in mailbox.to("c@x.org")] == ["IEC meets"]
+        assert [m.subject for m in mailbox.to("r@x.org")] == ["IEC meets"]

@@ -1,5 +1,8 @@
 """Use cases of motions and ballots: table, open, vote, close, publish.
 
+The rules are the ballot aggregate's (voting.domain.ballots): each use case loads what it needs
+(voting.adapters.repository), calls it, and saves what it became with the events it says.
+
 Secret ballots keep who voted (`participation`) apart from what was voted (`ballot_box`, under
 the voter's receipt). The receipt is random. A vote writes both rows in one transaction, so a
 reader of the database or its WAL can pair them while the ballot is open: what they hold is
@@ -18,6 +21,7 @@ import functools
 import logging
 import secrets
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,26 +31,16 @@ from sqlalchemy.exc import IntegrityError
 
 from congress.actors import Actor, require_role
 from congress.contract.api import BallotOpening, BallotView, MotionTabling, MotionView, VoteSubmission, load
-from congress.errors import Conflict, Forbidden, InvalidInput, NotFound
+from congress.errors import Conflict, Forbidden, NotFound
 from congress.keys import ballot_key, record_signing_key
-from voting.adapters.orm import (
-    ballot_box,
-    ballot_electorate,
-    ballots,
-    bodies,
-    body_members,
-    candidates,
-    congresses,
-    elections,
-    members,
-    motions,
-    participation,
-)
+from voting.adapters import repository
+from voting.adapters.orm import ballot_box, ballots, members, motions, participation
+from voting.congress import fill_body
 from voting.domain import sealing
-from voting.domain.ballots import Ballot, Voter, check_repeat, check_vote
-from voting.domain.congresses import may_vote
-from voting.domain.motions import CHOICES, default_quorum, tally
-from voting.domain.record import decision_summary, election_record, motion_record, sign_record
+from voting.domain.ballots import Ballot, Motion, check_repeat
+from voting.domain.elections import Election
+from voting.domain.motions import CHOICES
+from voting.domain.record import sign_record
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +68,7 @@ def table_motion(store: Any, actor: Actor, body_id: str, payload: Any) -> dict[s
     request = load(MotionTabling(), payload)
     motion = {"id": str(uuid.uuid4()), "body_id": body_id, "tabled_at": datetime.now(UTC), **request}
     with store.unit_of_work() as uow:
-        _one(uow.session, sa.select(bodies.c.id).where(bodies.c.id == body_id), f"no body {body_id!r}")
+        repository.body(uow.session, body_id).check_takes_motions()
         uow.session.execute(motions.insert().values(**motion))
         uow.emit(
             "motion.tabled",
@@ -115,65 +109,20 @@ def open_motion_ballot(store: Any, actor: Actor, motion_id: str, payload: Any) -
     require_role(actor, "admin")
     request = load(BallotOpening(), payload or {})
     with store.unit_of_work() as uow:
-        motion = _one(uow.session, sa.select(motions).where(motions.c.id == motion_id), f"no motion {motion_id!r}")
-        ballot_id = _open(uow, motion.body_id, "motion", motion_id, request["secrecy"])
+        motion = repository.motion(uow.session, motion_id)
+        ballot_id = open_ballot(uow, motion, request["secrecy"])
         uow.commit()
     return get_ballot(store, ballot_id)
 
 
-def _open(uow: Any, body_id: str, kind: str, subject_id: str, secrecy: str) -> str:
-    """Open a ballot of a body and fix its electorate: the accredited voting members, now."""
-    session = uow.session
-    body = _one(session, sa.select(bodies).where(bodies.c.id == body_id), f"no body {body_id!r}")
-    congress = session.execute(sa.select(congresses.c.status).where(congresses.c.body_id == body_id)).first()
-    if congress is not None:
-        may_vote(congress.status)
-    if session.scalar(sa.select(ballots.c.id).where(ballots.c.subject_id == subject_id)):
-        raise Conflict(f"{kind} {subject_id} already has a ballot", {})
-    electorate = [
-        row.member_id
-        for row in session.execute(
-            sa.select(body_members.c.member_id)
-            .join(members, members.c.id == body_members.c.member_id)
-            .where(
-                body_members.c.body_id == body_id,
-                body_members.c.deliberative,
-                body_members.c.accredited,
-            )
-        )
-    ]
-    if not electorate:
-        raise Conflict(f"the body {body.name!r} has no accredited voting members", {})
-    quorum = body.quorum or default_quorum(len(electorate))
-    ballot_id = str(uuid.uuid4())
-    session.execute(
-        ballots.insert().values(
-            id=ballot_id,
-            body_id=body_id,
-            kind=kind,
-            subject_id=subject_id,
-            secrecy=secrecy,
-            status="open",
-            electorate=len(electorate),
-            quorum=quorum,
-            result=None,
-            record=None,
-        )
-    )
-    session.execute(ballot_electorate.insert(), [{"ballot_id": ballot_id, "member_id": m} for m in electorate])
-    uow.emit(
-        "ballot.opened",
-        {
-            "ballot_id": ballot_id,
-            "body_id": body_id,
-            "kind": kind,
-            "subject_id": subject_id,
-            "secrecy": secrecy,
-            "electorate": len(electorate),
-            "quorum": quorum,
-        },
-    )
-    return ballot_id
+def open_ballot(uow: Any, subject: Motion | Election, asked_secrecy: str | None) -> str:
+    """Open the subject's ballot in its body: the domain fixes the electorate, quorum and secrecy."""
+    body = repository.body(uow.session, subject.body_id)
+    ballot = Ballot.open(str(uuid.uuid4()), body, subject, asked_secrecy)
+    repository.add_ballot(uow.session, ballot)
+    for event_type, data in ballot.events:
+        uow.emit(event_type, data)
+    return ballot.id
 
 
 def get_ballot(store: Any, ballot_id: str) -> dict[str, Any]:
@@ -219,20 +168,15 @@ def _cast(
     with store.unit_of_work() as uow:
         session = uow.session
         # FOR SHARE: a close (FOR UPDATE) waits for votes in flight, and counts them.
-        row = _one(
-            session,
-            sa.select(ballots).where(ballots.c.id == ballot_id).with_for_update(read=True),
-            f"no ballot {ballot_id!r}",
-        )
-        ballot = Ballot(id=row.id, body_id=row.body_id, kind=row.kind, secrecy=row.secrecy, status=row.status)
-        voter = _voter(session, ballot, member_id)
+        ballot = repository.ballot(session, ballot_id, for_share=True)
+        subject = repository.subject(session, ballot)
+        voter = repository.voter(session, ballot, member_id)
         previous = session.execute(
             sa.select(participation).where(
                 participation.c.ballot_id == ballot_id, participation.c.member_id == member_id
             )
         ).first()
-        check_vote(ballot, voter, None, ())  # open, and theirs to vote in, before what they voted
-        choice, ranking = _what_was_voted(session, ballot.kind, row.subject_id, vote)
+        choice, ranking = ballot.cast(voter, subject, vote)
         if previous is not None:
             receipt, before = _earlier(session, ballot_id, member_id, previous.sealed_receipt, receipt_key)
             check_repeat(previous.request_id, request_id, before, (choice, ranking))
@@ -260,7 +204,7 @@ def _cast(
             sealer(),
             {"receipt": receipt, "choice": choice, "ranking": ranking},
             sealing.box_aad(ballot_id),
-            _box_size(session, ballot.kind, row.subject_id),
+            _box_size(subject),
         )
         session.execute(ballot_box.insert().values(ballot_id=ballot_id, receipt=slot, sealed=sealed))
         session.flush()
@@ -268,7 +212,7 @@ def _cast(
         cast = session.scalar(
             sa.select(sa.func.count()).select_from(participation).where(participation.c.ballot_id == ballot_id)
         )
-        uow.emit("vote.recorded", {"ballot_id": ballot_id, "votes_cast": cast, "electorate": row.electorate})
+        uow.emit("vote.recorded", {"ballot_id": ballot_id, "votes_cast": cast, "electorate": ballot.electorate})
         uow.commit()
     return {"ballot_id": ballot_id, "receipt": receipt}
 
@@ -292,97 +236,50 @@ def _earlier(
     return held["receipt"], (voted["choice"], voted["ranking"])
 
 
-def _box_size(session: Any, kind: str, subject_id: str) -> int:
+def _box_size(subject: Motion | Election) -> int:
     """One sealed length for the whole ballot: that of the longest ballot it can hold (every
     candidate of the election ranked, withdrawn ones too, or the longest choice)."""
-    if kind == "motion":
-        longest = {"choice": max(CHOICES, key=len), "ranking": None}
+    if isinstance(subject, Election):
+        longest = {"choice": None, "ranking": [c.id for c in subject.candidates]}
     else:
-        every = session.scalars(sa.select(candidates.c.id).where(candidates.c.election_id == subject_id)).all()
-        longest = {"choice": None, "ranking": list(every)}
+        longest = {"choice": max(CHOICES, key=len), "ranking": None}
     return sealing.padded_size({"receipt": "0" * 32, **longest})
 
 
-def _what_was_voted(
-    session: Any, kind: str, subject_id: str, vote: dict[str, Any]
-) -> tuple[str | None, list[str] | None]:
-    """(choice, ranking): a motion takes a choice; an election a ranking (STV) or marks (block)."""
-    from voting.elections import check_election_vote, standing_candidates
-
-    if kind == "motion":
-        if "choice" not in vote:
-            raise InvalidInput("this ballot is on a motion: give `choice`", {"choice": ["required"]})
-        return vote["choice"], None
-    election = session.execute(sa.select(elections).where(elections.c.id == subject_id)).first()
-    chosen = check_election_vote(
-        election, standing_candidates(session, election.id), vote.get("ranking"), vote.get("marks")
-    )
-    return None, list(chosen)
+@dataclass(frozen=True)
+class Closing:
+    ballot: dict[str, Any]  # the closed ballot as the API shows it
+    # Credentials issued to members an election brought into a body, to deliver after the commit
+    # (id, name, email, credential, body_name); shown to nobody.
+    issued: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _voter(session: Any, ballot: Ballot, member_id: str) -> Voter | None:
-    member = session.execute(
-        sa.select(members.c.credential_revoked, body_members.c.deliberative)
-        .join(body_members, body_members.c.member_id == members.c.id)
-        .where(members.c.id == member_id, body_members.c.body_id == ballot.body_id)
-    ).first()
-    if member is None:
-        return None
-    in_electorate = session.execute(
-        sa.select(ballot_electorate.c.member_id).where(
-            ballot_electorate.c.ballot_id == ballot.id, ballot_electorate.c.member_id == member_id
-        )
-    ).first()
-    return Voter(
-        member_id=member_id, voting=bool(in_electorate and member.deliberative), revoked=member.credential_revoked
-    )
-
-
-def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
+def close_ballot(store: Any, actor: Actor, ballot_id: str) -> Closing:
     """Close, count and publish, exactly once however many replicas are asked at the same time."""
     require_role(actor, "admin")
+    issued: list[dict[str, Any]] = []
     with store.unit_of_work() as uow:
         session = uow.session
-        closed_now = session.execute(
-            ballots.update().where(ballots.c.id == ballot_id, ballots.c.status == "open").values(status="closed")
-        ).rowcount
-        if not closed_now:
-            row = _one(
-                session, sa.select(ballots.c.status).where(ballots.c.id == ballot_id), f"no ballot {ballot_id!r}"
-            )
-            if row.status != "closed":
-                raise Conflict(f"ballot {ballot_id} is {row.status}; only an open ballot can be closed", {})
+        ballot = repository.ballot(session, ballot_id)
+        if not ballot.close() or not repository.save_closed(session, ballot):
             log.info("ballot %s was already closed: answered with its result", ballot_id)
-            return get_ballot(store, ballot_id)  # someone else closed it: the same answer, no new events
-        ballot = session.execute(sa.select(ballots).where(ballots.c.id == ballot_id)).first()
+            return Closing(get_ballot(store, ballot_id))  # someone else closed it: the same answer, no new events
+        # Read after the row is ours: votes still in flight (FOR SHARE) have committed, and count.
         box = _opened_box(session, ballot_id)
-        voted = session.execute(
-            sa.select(
-                participation.c.member_id,
-                participation.c.choice,
-                participation.c.ranking,
-                members.c.name,
-                members.c.section,
-            )
-            .join(members, members.c.id == participation.c.member_id)
-            .where(participation.c.ballot_id == ballot_id)
-        ).all()
-        named = ballot.secrecy == "named"
-        participants = [
-            {
-                "member_id": v.member_id,
-                "name": v.name,
-                "section": v.section,
-                **({"choice": v.choice} if named and v.choice else {}),
-                **({"ranking": v.ranking} if named and v.ranking else {}),
-            }
-            for v in voted
-        ]
-        if ballot.kind == "motion":
-            record = _close_motion(uow, ballot, box, participants)
-        else:
-            record = _close_election(uow, ballot, box, participants)
-        record = sign_record(record, record_signing_key())  # anyone can verify it with GET /api/v1/keys
+        subject = repository.subject(session, ballot)
+        declaration = ballot.declare(subject, box, _participants(session, ballot))
+        record = sign_record(declaration.record, record_signing_key())  # anyone can verify it with GET /api/v1/keys
+        member_of: dict[str, str] = {}
+        filled: list[tuple[str, dict[str, Any]]] = []
+        if declaration.fills_body_id and isinstance(subject, Election):  # declared: a failed one fills nothing
+            member_of, issued, filled = fill_body(uow, subject, declaration.elected)
+        for event_type, data in declaration.events:
+            if event_type == "election.result_declared":  # members made for the elected have ids now
+                for elected in data["elected"]:
+                    elected["member_id"] = member_of.get(elected["candidate_id"], elected["member_id"])
+            uow.emit(event_type, data)
+        for event_type, data in filled:
+            uow.emit(event_type, data)
         unlink(session, ballot_id, box)
         session.execute(
             ballots.update().where(ballots.c.id == ballot_id).values(result=record["result"], record=record)
@@ -390,109 +287,33 @@ def close_ballot(store: Any, actor: Actor, ballot_id: str) -> dict[str, Any]:
         uow.commit()
     vacuum(store.engine)
     log.info("closed ballot %s", ballot_id)
-    return get_ballot(store, ballot_id)
+    return Closing(get_ballot(store, ballot_id), issued)
 
 
-def _close_motion(uow: Any, ballot: Any, box: list[dict], participants: list[dict]) -> dict[str, Any]:
-    motion = uow.session.execute(sa.select(motions).where(motions.c.id == ballot.subject_id)).first()
-    described = {
-        "id": ballot.id,
-        "kind": "motion",
-        "motion_id": motion.id,
-        "title": motion.title,
-        "body_id": ballot.body_id,
-        "secrecy": ballot.secrecy,
-        "majority_rule": motion.majority_rule,
-        "electorate": ballot.electorate,
-        "quorum": ballot.quorum,
-    }
-    result = decision_summary(tally(b["choice"] for b in box), described)
-    record = motion_record(
-        described, [{"receipt": b["receipt"], "choice": b["choice"]} for b in box], participants, result
-    )
-    uow.emit(
-        "ballot.closed",
+def _participants(session: Any, ballot: Ballot) -> list[dict[str, Any]]:
+    """Who voted; on a named ballot also how."""
+    voted = session.execute(
+        sa.select(
+            participation.c.member_id,
+            participation.c.choice,
+            participation.c.ranking,
+            members.c.name,
+            members.c.section,
+        )
+        .join(members, members.c.id == participation.c.member_id)
+        .where(participation.c.ballot_id == ballot.id)
+    ).all()
+    named = ballot.secrecy == "named"
+    return [
         {
-            "ballot_id": ballot.id,
-            "body_id": ballot.body_id,
-            "kind": "motion",
-            "votes_cast": len(box),
-            "electorate": ballot.electorate,
-            "digest": record["digest"],
-        },
-    )
-    uow.emit(
-        "motion.decided",
-        {
-            "motion_id": motion.id,
-            "ballot_id": ballot.id,
-            "title": motion.title,
-            "outcome": result["outcome"],
-            "adopted": result["outcome"] == "adopted",
-            "tally": result["tally"],
-            "majority_rule": result["majority_rule"],
-            "majority_met": result["majority_met"],
-            "quorum": result["quorum"],
-            "quorum_met": result["quorum_met"],
-            "electorate": result["electorate"],
-        },
-    )
-    return record
-
-
-def _close_election(uow: Any, ballot: Any, box: list[dict], participants: list[dict]) -> dict[str, Any]:
-    from voting.elections import fill_body, standing_candidates
-
-    session = uow.session
-    election = session.execute(sa.select(elections).where(elections.c.id == ballot.subject_id)).first()
-    standing = standing_candidates(session, election.id)
-    described = {
-        "id": ballot.id,
-        "kind": "election",
-        "election_id": election.id,
-        "title": election.title,
-        "body_id": ballot.body_id,
-        "secrecy": ballot.secrecy,
-        "method": election.method,
-        "seats": election.seats,
-        "electorate": ballot.electorate,
-        "quorum": ballot.quorum,
-        "seed": ballot.id,
-        "candidates": {cid: c.name for cid, c in sorted(standing.items())},
-    }
-    record = election_record(described, [{"receipt": b["receipt"], "ranking": b["ranking"]} for b in box], participants)
-    result = record["result"]
-    elected = [standing[cid] for cid in result["elected"]]
-    uow.emit(
-        "ballot.closed",
-        {
-            "ballot_id": ballot.id,
-            "body_id": ballot.body_id,
-            "kind": "election",
-            "votes_cast": len(box),
-            "electorate": ballot.electorate,
-            "digest": record["digest"],
-        },
-    )
-    uow.emit(
-        "election.result_declared",
-        {
-            "election_id": election.id,
-            "ballot_id": ballot.id,
-            "body_id": ballot.body_id,
-            "fills_body_id": election.fills_body_id,
-            "title": election.title,
-            "method": election.method,
-            "seats": election.seats,
-            "quota": result["quota"],
-            "elected": [{"candidate_id": c.id, "name": c.name, "member_id": c.member_id} for c in elected],
-            "rounds": result["rounds"],
-            "digest": record["digest"],
-        },
-    )
-    if election.fills_body_id:
-        fill_body(uow, election, elected)
-    return record
+            "member_id": v.member_id,
+            "name": v.name,
+            "section": v.section,
+            **({"choice": v.choice} if named and v.choice else {}),
+            **({"ranking": v.ranking} if named and v.ranking else {}),
+        }
+        for v in voted
+    ]
 
 
 def _opened_box(session: Any, ballot_id: str) -> list[dict[str, Any]]:

@@ -23,15 +23,18 @@ from congress.contract.api import (
     load,
 )
 from congress.errors import Conflict, NotFound
+from voting.adapters import repository
 from voting.adapters.orm import (
     allocations,
     bodies,
     body_members,
+    candidates,
     congresses,
     members,
     nominated_delegates,
 )
 from voting.domain.congresses import next_status
+from voting.domain.elections import Candidate, Election
 
 log = logging.getLogger(__name__)
 
@@ -359,3 +362,101 @@ def identify(store: Any, presented_hash: str) -> dict[str, Any] | None:
     if row is None:
         return None
     return {**Actor("delegate", section=row.section, member=row.id).to_wire(), "revoked": row.credential_revoked}
+
+
+# Bodies filled by an election
+
+
+def fill_body(
+    uow: Any, election: Election, elected: list[Candidate]
+) -> tuple[dict[str, str], list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """Seat the elected in the body the election fills, each able to vote there at once: a member
+    made for a candidate who is none yet, accredited, and a credential for whoever holds none.
+
+    Returns each candidate's member id, the credentials issued (to deliver after the commit) and
+    the events to emit after the declaration's."""
+    session = uow.session
+    filled = repository.body(session, str(election.fills_body_id))
+    member_of: dict[str, str] = {}
+    for candidate in elected:
+        member_id = candidate.member_id or _member_by_email(session, candidate.email)
+        if member_id is None:
+            member_id = str(uuid.uuid4())
+            session.execute(
+                members.insert().values(
+                    id=member_id,
+                    name=candidate.name,
+                    email=candidate.email,
+                    section=None,
+                    nomination_id=None,
+                    credential_hash=None,
+                    credential_revoked=False,
+                )
+            )
+        if member_id != candidate.member_id:
+            session.execute(candidates.update().where(candidates.c.id == candidate.id).values(member_id=member_id))
+        member_of[candidate.id] = member_id
+    change = filled.fill(list(member_of.values()))
+    repository.save_membership(session, filled)
+    issued: list[dict[str, Any]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+    for member_id in change.members:
+        member = session.execute(sa.select(members).where(members.c.id == member_id)).one()
+        credentialed = member.credential_hash is None  # revoked ones stay revoked: that was a decision
+        if credentialed:
+            credential, digest = new_credential()
+            session.execute(members.update().where(members.c.id == member_id).values(credential_hash=digest))
+            issued.append(
+                {
+                    "id": member_id,
+                    "name": member.name,
+                    "email": member.email,
+                    "credential": credential,
+                    "body_name": filled.name,
+                }
+            )
+        if credentialed or member_id in change.added:
+            # The Secretariat learns their address from it: the body's circulars reach them.
+            events.append(
+                (
+                    "delegate.accredited",
+                    {
+                        "member_id": member_id,
+                        "body_id": filled.id,
+                        "name": member.name,
+                        "email": member.email,
+                        "section": member.section,
+                        "deliberative": True,
+                    },
+                )
+            )
+    events.append(
+        (
+            "body.membership_changed",
+            {
+                "body_id": filled.id,
+                "kind": filled.kind,
+                "members": change.members,
+                "added": change.added,
+                "removed": change.removed,
+                "reason": f"election {election.id}: {election.title}",
+            },
+        )
+    )
+    log.info(
+        "body %s (%s) now has %d members after election %s; %d credential(s) issued",
+        filled.id,
+        filled.kind,
+        len(change.members),
+        election.id,
+        len(issued),
+    )
+    return member_of, issued, events
+
+
+def _member_by_email(session: Any, email: str) -> str | None:
+    """The one member with this email, whatever its case (the same person); None if none or several."""
+    found = session.scalars(
+        sa.select(members.c.id).where(sa.func.lower(members.c.email) == email.lower()).limit(2)
+    ).all()
+    return found[0] if len(found) == 1 else None

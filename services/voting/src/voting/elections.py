@@ -1,8 +1,8 @@
 """Use cases of elections: the Congress elects the IEC, the IEC elects the IS.
 
-An election is a ballot of its electing body. Candidates may withdraw until the ballot opens.
-Counting is the domain's (block vote, STV by Meek's method or WIGM); declaring the result of
-an election that fills a body replaces that body's voting members.
+The rules are the domain's (voting.domain.elections: candidates, options and votes;
+voting.domain.declaring: declared or failed); these load an election, call it and save it.
+Declaring an election that fills a body seats the elected there, able to vote at once.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ import sqlalchemy as sa
 
 from congress.actors import Actor, require_role
 from congress.contract.api import BallotOpening, CandidateNomination, ElectionCreation, ElectionView, load
-from congress.errors import Conflict, InvalidInput, NotFound
-from voting.adapters.orm import ballots, bodies, body_members, candidates, elections, members
+from congress.errors import InvalidInput, NotFound
+from voting.adapters import repository
+from voting.adapters.orm import ballots, bodies, candidates, elections, members
+from voting.balloting import open_ballot
+from voting.domain.elections import Candidate
 
 log = logging.getLogger(__name__)
 
 
-def _election(session: Any, election_id: str, for_update: bool = False) -> Any:
-    query = sa.select(elections).where(elections.c.id == election_id)
-    row = session.execute(query.with_for_update() if for_update else query).first()
+def _election(session: Any, election_id: str) -> Any:
+    row = session.execute(sa.select(elections).where(elections.c.id == election_id)).first()
     if row is None:
         raise NotFound(f"no election {election_id!r}")
     return row
@@ -82,126 +84,35 @@ def nominate_candidate(store: Any, actor: Actor, election_id: str, payload: Any)
     require_role(actor, "admin")
     request = load(CandidateNomination(), payload)
     with store.unit_of_work() as uow:
-        election = _election(uow.session, election_id, for_update=True)
-        if _ballot_of(uow.session, election_id):
-            raise Conflict("the ballot has opened: no more candidates", {})
+        election = repository.election(uow.session, election_id, for_update=True)
         if (
             request["member_id"]
             and not uow.session.execute(sa.select(members.c.id).where(members.c.id == request["member_id"])).first()
         ):
             raise NotFound(f"no member {request['member_id']!r}")
-        uow.session.execute(
-            candidates.insert().values(id=str(uuid.uuid4()), election_id=election_id, withdrawn=False, **request)
-        )
+        candidate = Candidate(str(uuid.uuid4()), request["name"], request["email"], request["member_id"])
+        election.nominate(candidate)
+        repository.add_candidate(uow.session, election_id, candidate)
         uow.commit()
-        return _view(uow.session, election)
+        return _view(uow.session, _election(uow.session, election_id))
 
 
 def withdraw_candidate(store: Any, actor: Actor, election_id: str, candidate_id: str) -> dict[str, Any]:
     require_role(actor, "admin")
     with store.unit_of_work() as uow:
-        election = _election(uow.session, election_id, for_update=True)
-        if _ballot_of(uow.session, election_id):
-            raise Conflict("the ballot has opened: candidates can no longer withdraw", {})
-        done = uow.session.execute(
-            candidates.update()
-            .where(candidates.c.id == candidate_id, candidates.c.election_id == election_id, ~candidates.c.withdrawn)
-            .values(withdrawn=True)
-        ).rowcount
-        if not done:
-            raise NotFound(f"election {election_id} has no standing candidate {candidate_id!r}")
+        election = repository.election(uow.session, election_id, for_update=True)
+        repository.save_withdrawal(uow.session, election.withdraw(candidate_id))
         uow.commit()
-        return _view(uow.session, election)
+        return _view(uow.session, _election(uow.session, election_id))
 
 
 def open_election_ballot(store: Any, actor: Actor, election_id: str, payload: Any) -> str:
-    from voting.balloting import _open
-
     require_role(actor, "admin")
-    load(BallotOpening(), payload or {})
+    request = load(BallotOpening(), payload or {})
+    # Only what the caller said: the schema's default must not pass for a request the election refuses.
+    asked = request["secrecy"] if isinstance(payload, dict) and "secrecy" in payload else None
     with store.unit_of_work() as uow:
-        election = _election(uow.session, election_id, for_update=True)
-        standing = uow.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(candidates)
-            .where(candidates.c.election_id == election_id, ~candidates.c.withdrawn)
-        )
-        if standing == 0:
-            raise Conflict("no candidate stands in this election", {})
-        ballot_id = _open(uow, election.body_id, "election", election_id, election.secrecy)
+        election = repository.election(uow.session, election_id, for_update=True)
+        ballot_id = open_ballot(uow, election, asked)
         uow.commit()
     return ballot_id
-
-
-def standing_candidates(session: Any, election_id: str) -> dict[str, Any]:
-    rows = session.execute(
-        sa.select(candidates).where(candidates.c.election_id == election_id, ~candidates.c.withdrawn)
-    ).all()
-    return {row.id: row for row in rows}
-
-
-def check_election_vote(election: Any, standing: dict[str, Any], ranking: list[str] | None, marks: list[str] | None):
-    """A ranked ballot names each candidate at most once, and only candidates of this election;
-    a block ballot marks at most as many as there are seats."""
-    if election.method == "block":
-        if marks is None:
-            raise InvalidInput("this is a block vote: give `marks`", {"marks": ["required"]})
-        chosen, field = marks, "marks"
-        if len(marks) > election.seats:
-            raise InvalidInput(f"mark at most {election.seats} candidates", {"marks": [f"at most {election.seats}"]})
-    else:
-        if ranking is None:
-            raise InvalidInput("this is an STV election: give `ranking`", {"ranking": ["required"]})
-        chosen, field = ranking, "ranking"
-    if len(set(chosen)) != len(chosen):
-        raise InvalidInput("a candidate appears twice", {field: ["a candidate appears twice"]})
-    unknown = [c for c in chosen if c not in standing]
-    if unknown:
-        raise InvalidInput("not a candidate in this election", {field: [f"unknown: {', '.join(unknown)}"]})
-    return chosen
-
-
-def fill_body(uow: Any, election: Any, elected: list[Any]) -> None:
-    """The elected become the filled body's voting members; the members they replace leave it."""
-    session = uow.session
-    body = session.execute(sa.select(bodies).where(bodies.c.id == election.fills_body_id)).first()
-    before = {
-        r.member_id
-        for r in session.execute(sa.select(body_members.c.member_id).where(body_members.c.body_id == body.id))
-    }
-    after = []
-    for candidate in elected:
-        member_id = candidate.member_id
-        if member_id is None:
-            # Elected from outside the electing body: a member without a credential until one is issued.
-            member_id = str(uuid.uuid4())
-            session.execute(
-                members.insert().values(
-                    id=member_id,
-                    name=candidate.name,
-                    email=candidate.email,
-                    section=None,
-                    nomination_id=None,
-                    credential_hash=None,
-                    credential_revoked=False,
-                )
-            )
-            session.execute(candidates.update().where(candidates.c.id == candidate.id).values(member_id=member_id))
-        after.append(member_id)
-    session.execute(body_members.delete().where(body_members.c.body_id == body.id))
-    session.execute(
-        body_members.insert(),
-        [{"body_id": body.id, "member_id": m, "deliberative": True, "accredited": True} for m in after],
-    )
-    uow.emit(
-        "body.membership_changed",
-        {
-            "body_id": body.id,
-            "kind": body.kind,
-            "members": after,
-            "added": sorted(set(after) - before),
-            "removed": sorted(before - set(after)),
-            "reason": f"election {election.id}: {election.title}",
-        },
-    )
-    log.info("body %s (%s) now has %d members after election %s", body.id, body.kind, len(after), election.id)

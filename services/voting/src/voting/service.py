@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import eventlet
 
 from congress import keys
 from congress.actors import Actor
@@ -21,6 +24,8 @@ from congress.messaging.store import UnitOfWork
 from congress.rpc import call
 from voting import balloting, elections, handlers
 from voting import congress as congresses
+
+log = logging.getLogger(__name__)
 
 
 class VotingService(EventLog):
@@ -177,7 +182,14 @@ class VotingService(EventLog):
 
     @rpc
     def close_ballot(self, actor: dict, ballot_id: str) -> dict[str, Any]:
-        return balloting.close_ballot(self.store, Actor.from_wire(actor), ballot_id)
+        closing = balloting.close_ballot(self.store, Actor.from_wire(actor), ballot_id)
+        # An election that filled a body gave credentials to members who held none: the Secretariat
+        # emails each, as at accreditation, so they vote there with no admin step. At once, so that
+        # a slow mail server costs one SMTP timeout, not one per member.
+        pool = eventlet.GreenPool(8)
+        for sent in pool.imap(lambda issued: self._deliver(issued, issued["body_name"]), closing.issued):
+            log.info("credential for member %s of %s: %s", sent["id"], sent["body_name"], sent["credential_delivery"])
+        return closing.ballot
 
     @rpc
     def get_ballot(self, ballot_id: str) -> dict[str, Any]:

@@ -247,6 +247,16 @@ class ElectionResultDeclaredV1(EventData):
     elected = fields.List(fields.Nested(ElectedCandidate), required=True)
     rounds = fields.List(fields.Dict(), required=True)
     digest = fields.String(required=True)
+    # Optional (absent from producers before the quorum applied to elections): declared or failed.
+    outcome = fields.String(
+        validate=validate.OneOf(("elected", "failed")),
+        metadata={"description": "failed: quorum not met or no valid vote; no one is elected, no body changes"},
+    )
+    quorum = fields.Integer(metadata={"description": "ballots needed for the election to count"})
+    quorum_met = fields.Boolean()
+    votes_cast = fields.Integer(metadata={"description": "ballots cast, blank ones included"})
+    valid_votes = fields.Integer(metadata={"description": "ballots naming at least one standing candidate"})
+    reason = fields.String(allow_none=True, metadata={"description": "why no one is elected, when it failed"})
 
 
 class BodyMembershipChangedV1(EventData):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 CENTRE = "centre"
@@ -37,6 +38,11 @@ RULES: dict[str, tuple[str, ...]] = {
 
 # Sections that no longer exist hear of nothing; suspended ones are still told.
 SILENT_STATUSES = frozenset({"dissolved"})
+
+# A member's address may be learnt after a notice to them was written (an election seats them in
+# the IEC, and its circular overtakes their accreditation on another queue): such a notice is
+# emailed once the address is known, if it is this recent. An older one is news no longer.
+LATE_ADDRESS_WINDOW = timedelta(days=1)
 
 
 def section_key(code: str) -> str:
@@ -122,6 +128,12 @@ def addressed(event_type: str, data: Mapping[str, Any], directory: Directory) ->
             else:
                 keys += [section_key(c) for c in circular_sections(data, directory) if c in directory.sections]
     return list(dict.fromkeys(keys))  # once each, in order
+
+
+def send_when_address_known(recipient: str, written_at: datetime, now: datetime) -> bool:
+    """Whether a notice written to `recipient` with no address to email it to goes out now that
+    one is known: only a member's (sections and the Centre have theirs), and only a recent one."""
+    return recipient.startswith("member:") and now - written_at <= LATE_ADDRESS_WINDOW
 
 
 def wants(subscription: Subscription, event_type: str, data: Mapping[str, Any], keys: Iterable[str]) -> bool:

@@ -28,9 +28,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from congress.keys import public_key_text
+from voting.domain.declaring import declare_election
 from voting.domain.motions import CHOICES, Tally, decide, tally
 
-RECORD_VERSION = 1
+# 2: elections are declared or failed by the quorum and valid-vote rule, with names in rounds and notes.
+RECORD_VERSION = 2
 SIGNATURE_ALGORITHM = "Ed25519"
 ELECTION_METHODS = ("meek", "wigm", "block")
 
@@ -140,8 +142,11 @@ def decision_summary(counted: Tally, ballot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def election_result(ballot: dict[str, Any], rankings: list[list[str]]) -> dict[str, Any]:
-    """Count an election's ballots by its method; the seed of any lot is the ballot's own id."""
+def election_result(ballot: dict[str, Any], rankings: list[list[str]], version: int = RECORD_VERSION) -> dict[str, Any]:
+    """Count an election's ballots by its method; the seed of any lot is the ballot's own id.
+    Records of version 1 were counted without the quorum rule: they recount as they were counted."""
+    if version >= 2:
+        return declare_election(ballot, rankings)
     from voting.domain.block import count_block
     from voting.domain.stv import RankedBallot, count_stv, result_json
 
@@ -270,7 +275,10 @@ def recount(record: dict[str, Any]) -> dict[str, Any]:
     check_invariants(record)
     ballot = record["ballot"]
     if ballot.get("kind") == "election":
-        recounted = election_result(ballot, [b["ranking"] for b in record["ballots"]])
+        version = record.get("record_version", 1)
+        if not _whole(version):
+            raise RecordError(f"the record version must be a whole number, not {version!r}")
+        recounted = election_result(ballot, [b["ranking"] for b in record["ballots"]], version)
     else:
         recounted = decision_summary(tally(b["choice"] for b in record["ballots"]), ballot)
     if recounted != record["result"]:
