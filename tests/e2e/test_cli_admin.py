@@ -1,5 +1,6 @@
 """The `congress` admin commands as a process against the real stack over HTTP: readable tables,
-`--json` exactly as the API answers, and every failure one line on stderr with exit status 1."""
+`--json` exactly as the API answers, and every failure one line on stderr: exit status 1 for a
+refusal by the API, 2 for a usage error (nothing sent), 3 for a failure (unreachable, 5xx)."""
 
 from __future__ import annotations
 
@@ -224,10 +225,10 @@ def test_the_url_and_token_come_from_a_config_file(stack: Stack, home: Path, tmp
     assert one_line_error(refused).startswith("congress: 401 not_authenticated: ")
 
     default.write_text("{not json")
-    broken = one_line_error(run_cli("sections", "show", code, home=home, env={}))
+    broken = one_line_error(run_cli("sections", "show", code, home=home, env={}), status=2)  # nothing sent
     assert broken.startswith(f"congress: config file {default}: not valid JSON")
     missing = run_cli("sections", "show", code, env={"CONGRESS_CONFIG": str(tmp_path / "nope.json")}, home=home)
-    assert "nope.json" in one_line_error(missing)
+    assert "nope.json" in one_line_error(missing, status=2)
 
 
 def test_invalid_input_is_one_line_naming_the_field(stack: Stack, cli: Run) -> None:
@@ -247,18 +248,22 @@ def test_invalid_input_is_one_line_naming_the_field(stack: Stack, cli: Run) -> N
         one_line_error(cli("sections", "show", "nowhere")) == "congress: 404 not_found: no section with code 'nowhere'"
     )
 
-    # argparse's own usage errors keep status 2.
+    # Usage errors: status 2, the usage line and the wrong option named; nothing sent.
     usage = cli("apportion", "run", "--seats", "10", "--method", "jefferson")
-    assert usage.returncode == 2 and "invalid choice: 'jefferson'" in usage.stderr
-    assert cli("returns", "file", code, "--members", "1").returncode == 2
+    assert usage.returncode == 2 and usage.stdout == ""
+    assert "usage: congress apportion run" in usage.stderr
+    assert "Invalid value for '--method': 'jefferson' is not one of 'huntington-hill'" in usage.stderr
+    missing = cli("returns", "file", code, "--members", "1")
+    assert missing.returncode == 2 and "Missing option '--as-of'" in missing.stderr
 
 
 def test_an_unreachable_api_or_a_missing_token_is_one_line(home: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     down = run_cli("sections", "list", "--url", url, env={"CONGRESS_TOKEN": "t"}, home=home)
-    assert one_line_error(down) == f"congress: cannot reach the API at {url}: Connection refused"
+    # A failure, not a refusal: status 3.
+    assert one_line_error(down, status=3) == f"congress: cannot reach the API at {url}: Connection refused"
 
-    no_token = one_line_error(run_cli("sections", "list", "--url", url, env={}, home=home))
+    no_token = one_line_error(run_cli("sections", "list", "--url", url, env={}, home=home), status=2)
     assert "CONGRESS_TOKEN" in no_token and "config" in no_token
 
 

@@ -1,6 +1,7 @@
 """Running a congress from the `congress` command line, as a process against the real stack:
 schedule, convene, accredit, table, open, watch the turnout from the events, close, fetch the
-published record and recount it offline; every failure one line on stderr with exit status 1."""
+published record and recount it offline; every failure one line on stderr (exit status 1 for a
+refusal by the API, 2 for a usage error)."""
 
 from __future__ import annotations
 
@@ -258,13 +259,13 @@ def test_one_line_errors(stack: Stack, cli: Run, tmp_path: Path) -> None:
     assert one_line_error(cli("ballot", "show", missing)) == f"congress: 404 not_found: no ballot {missing!r}"
     assert one_line_error(cli("ballot", "watch", missing)).startswith("congress: 404 not_found: ")
     assert one_line_error(cli("congress", "show", missing)).startswith("congress: 404 not_found: ")
-    assert one_line_error(cli("motions", "list", missing, token=None)).startswith("congress: no API token")
+    assert one_line_error(cli("motions", "list", missing, token=None), status=2).startswith("congress: no API token")
     bad_date = one_line_error(cli("congress", "schedule", "--title", "T", "--opens-on", "soon"))
     assert bad_date.startswith("congress: 400 invalid_input: ") and "opens_on: " in bad_date
     no_body = cli("motions", "table", missing, "--title", "T", "--text", "x", "--mover", "IEC")
     assert one_line_error(no_body) == f"congress: 404 not_found: no body {missing!r}"
     no_file = cli("motions", "table", missing, "--title", "T", "--text-file", str(tmp_path / "nope"), "--mover", "m")
-    assert one_line_error(no_file) == f"congress: {tmp_path / 'nope'}: cannot read: No such file or directory"
+    assert one_line_error(no_file, status=2) == f"congress: {tmp_path / 'nope'}: cannot read: No such file or directory"
     ok(cli("congress", "list", token="observer"))  # the observer may read congresses …
     nope = one_line_error(cli("bodies", "create", "--kind", "iec", "--name", "X", token="observer"))
     assert nope.startswith("congress: 403 forbidden: ")  # … but not create bodies

@@ -15,9 +15,10 @@ def as_json(result: subprocess.CompletedProcess) -> dict:
     return json.loads(ok(result))
 
 
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    """The error line, after checking it is the only output and the status is 1."""
-    assert result.returncode == 1, (result.args, result.returncode, result.stdout, result.stderr)
+def one_line_error(result: subprocess.CompletedProcess, status: int = 1) -> str:
+    """The error line, after checking it is the only output and the exit status is `status`:
+    1 a refusal by the API (4xx), 2 a usage error (nothing sent), 3 a failure (unreachable, 5xx)."""
+    assert result.returncode == status, (result.args, result.returncode, result.stdout, result.stderr)
     assert result.stdout == ""
     assert result.stderr.startswith("congress: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr

@@ -1,172 +1,30 @@
-"""`congress sections|returns|apportion|nominations|tokens …`: admin commands over the HTTP API.
+"""`congress sections|returns|apportion|nominations|tokens …`: the register and the apportionment.
 
-Standard library only (urllib), so the command line needs nothing beyond the `congress` package.
-The URL comes from --url, $CONGRESS_URL, the config file, or the default; the token from
-$CONGRESS_TOKEN or the config file (never the command line, where `ps` would show it). The config
-file is JSON, {"url": …, "token": …}, at $CONGRESS_CONFIG or ~/.config/congress/config.json.
+Each command returns the API's answer and how to print it readably; `api_command` prints it, or
+the JSON with --json. Settings and errors are client.py's (re-exported here for count.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from congress.cli.count import table
-from congress.contract.api import APPORTIONMENT_METHODS
-from congress.contract.catalogue import SECTION_STATUSES
+import click
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-# Above the gateway's own 30 s bound on an apportionment, so the gateway's 503 arrives first.
-TIMEOUT = 60.0
+from congress.cli.client import (
+    AdminError,
+    Client,
+    UsageProblem,
+    config_path,
+    describe_http_error,
+    read_config,
+)
+from congress.cli.client import segment as _segment
+from congress.cli.command import Call, Group, Vocabulary, api_command
+from congress.cli.imports import Row, check_rows, first_seen, read_rows, schema_problems, send_rows, starting_at
+from congress.cli.output import Columns, Printer, print_fields, print_rows, show, table, when
 
-
-class AdminError(Exception):
-    """An API error, an unreachable API or a missing setting: one line on stderr, exit status 1."""
-
-
-# Settings
-
-
-def config_path() -> Path:
-    return Path(os.environ.get("CONGRESS_CONFIG") or Path.home() / ".config" / "congress" / "config.json")
-
-
-def read_config() -> dict[str, Any]:
-    path = config_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        # The default path is optional; a path the user named explicitly must exist.
-        if os.environ.get("CONGRESS_CONFIG"):
-            raise AdminError(f"config file {path} (from CONGRESS_CONFIG) does not exist") from None
-        return {}
-    except OSError as exc:
-        raise AdminError(f"config file {path}: cannot read: {exc.strerror}") from None
-    try:
-        config = json.loads(text)
-    except ValueError as exc:
-        raise AdminError(f"config file {path}: not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise AdminError(f'config file {path}: expected a JSON object like {{"url": "…", "token": "…"}}')
-    return config
-
-
-@dataclass
-class Client:
-    url: str
-    token: str
-
-    @classmethod
-    def from_settings(cls, url: str | None) -> Client:
-        # Environment first, the config file only for what the environment leaves unset.
-        url = url or os.environ.get("CONGRESS_URL") or None
-        token = os.environ.get("CONGRESS_TOKEN") or None
-        if url is None or token is None:
-            config = read_config()
-            url = url or config.get("url") or DEFAULT_URL
-            token = token or config.get("token") or None
-        if not token:
-            raise AdminError(
-                f'no API token: set CONGRESS_TOKEN or put {{"token": "…"}} in the config file {config_path()}'
-            )
-        return cls(url=str(url).rstrip("/"), token=str(token))
-
-    def call(self, method: str, path: str, body: Any = None, query: dict[str, str | None] | None = None) -> Any:
-        """One API call: the decoded JSON answer, or AdminError with the API's error in one line."""
-        url = self.url + path
-        wanted = {k: v for k, v in (query or {}).items() if v is not None}
-        if wanted:
-            url += "?" + urllib.parse.urlencode(wanted)
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise AdminError(describe_http_error(exc.code, exc.reason, exc.read())) from None
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            why = (reason.strerror or str(reason)) if isinstance(reason, OSError) else str(reason)
-            raise AdminError(f"cannot reach the API at {self.url}: {why}") from None
-        except TimeoutError:
-            raise AdminError(f"the API at {self.url} did not answer within {TIMEOUT:.0f} s") from None
-        except (ValueError, OSError) as exc:  # e.g. a --url with no scheme, or a dropped connection
-            raise AdminError(f"cannot call the API at {self.url}: {exc}") from None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise AdminError(f"{url} did not answer with JSON; is {self.url} the congress API?") from None
-
-
-def describe_http_error(status: int, reason: str, raw: bytes) -> str:
-    """`400 invalid_input: message (field: problem; …)`, or the bare status if the body is not the API's."""
-    try:
-        error = json.loads(raw)["error"]
-        code, message = error["code"], error["message"]
-    except (ValueError, KeyError, TypeError):
-        return f"{status} {reason} (not an answer from the congress API?)"
-    problems = "; ".join(f"{name}: {text}" for name, text in flatten_fields(error.get("fields") or {}))
-    line = f"{status} {code}: {message}" + (f" ({problems})" if problems else "")
-    return " ".join(line.split())  # one line, whatever the messages contain
-
-
-def flatten_fields(fields: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """marshmallow's messages (lists, or dicts for nested fields) as (dotted field, message) pairs."""
-    if isinstance(fields, dict):
-        return [pair for key, value in fields.items() for pair in flatten_fields(value, f"{prefix}{key}.")]
-    if isinstance(fields, list):
-        return [pair for value in fields for pair in flatten_fields(value, prefix)]
-    return [(prefix.rstrip("."), str(fields))]
-
-
-# Output
-
-
-def show(value: Any) -> str:
-    if value is None or value == "":
-        return "–"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "–"
-    return str(value)
-
-
-def when(value: str | None) -> str:
-    """An ISO timestamp to the minute, for tables (the --json output keeps it exact)."""
-    if not value:
-        return "–"
-    text = value.replace("T", " ")[:16]
-    return text + " UTC" if value.endswith(("+00:00", "Z")) else text
-
-
-def print_fields(obj: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
-    keys = [k for k in obj if k not in skip]
-    width = max((len(k) for k in keys), default=0) + 1
-    for key in keys:
-        print(f"{key + ':':<{width}} {show(obj[key])}")
-
-
-Columns = tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...]
-
-
-def print_rows(items: list[dict[str, Any]], columns: Columns, empty: str, numeric: tuple[int, ...] = ()) -> None:
-    if not items:
-        print(empty)
-        return
-    rows = [tuple(show(get(item)) for _, get in columns) for item in items]
-    table(tuple(name for name, _ in columns), rows, numeric=numeric)
+__all__ = ["AdminError", "Client", "config_path", "describe_http_error", "read_config"]
 
 
 def print_apportionment(result: dict[str, Any]) -> None:
@@ -218,218 +76,325 @@ APPORTIONMENT_COLUMNS: Columns = (
 NOMINATION_COLUMNS: Columns = (
     ("id", lambda n: n["id"]),
     ("name", lambda n: n["name"]),
-    ("email", lambda n: n["email"]),
+    ("email", lambda n: n.get("email")),
     ("status", lambda n: n["status"]),
     ("nominated", lambda n: when(n["nominated_at"])),
     ("apportionment", lambda n: n["apportionment_id"]),
 )
+TOKEN_COLUMNS: Columns = (
+    ("id", lambda t: t["id"]),
+    ("role", lambda t: t.get("role", "section_officer")),
+    ("section", lambda t: t.get("code")),
+    ("label", lambda t: t.get("label")),
+    ("created", lambda t: when(t.get("created_at"))),
+    ("revoked", lambda t: when(t.get("revoked_at")) if t.get("revoked_at") else ""),
+)
 
 
-# Commands: each returns the API's answer and how to print it readably; `run` does the rest.
-
-Printer = Callable[[Any], None]
+# Sections
 
 
-def _segment(value: str) -> str:
-    # Codes and ids go into the path: quote them so a stray '/' or '?' cannot address another route.
-    return urllib.parse.quote(value, safe="")
+@click.group("sections", cls=Group)
+def sections_command() -> None:
+    """The register of sections."""
 
 
-def sections_list(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    answer = client.call("GET", "/api/v1/sections", query={"status": args.status, "country": args.country})
+@sections_command.command("list")
+@click.option("--status", type=Vocabulary("SECTION_STATUSES"))
+@click.option("--country", help="exact country name")
+@api_command
+def sections_list(call: Call, status: str | None, country: str | None) -> tuple[Any, Printer]:
+    """List sections, by code."""
+    answer = call.client.call("GET", "/api/v1/sections", query={"status": status, "country": country})
     return answer, lambda a: print_rows(a["sections"], SECTION_COLUMNS, "no sections")
 
 
-def sections_show(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    return client.call("GET", f"/api/v1/sections/{_segment(args.code)}"), print_fields
+@sections_command.command("show")
+@click.argument("code")
+@api_command
+def sections_show(call: Call, code: str) -> tuple[Any, Printer]:
+    """One section."""
+    return call.client.call("GET", f"/api/v1/sections/{_segment(code)}"), print_fields
 
 
-def sections_register(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body = {"code": args.code, "name": args.name, "country": args.country, "email": args.email}
-    if args.status is not None:
-        body["status"] = args.status
-    if args.webhook_url is not None:
-        body["webhook_url"] = args.webhook_url or None
-    return client.call("POST", "/api/v1/sections", body), print_fields
+@sections_command.command("register")
+@click.option("--code", required=True, help="2-32 lowercase letters, digits or hyphens")
+@click.option("--name", required=True)
+@click.option("--country", required=True)
+@click.option("--email", required=True)
+@click.option("--status", type=Vocabulary("SECTION_STATUSES"), help="default: section")
+@click.option("--webhook-url", help="where the section's own webhook receives what it hears")
+@api_command
+def sections_register(
+    call: Call, code: str, name: str, country: str, email: str, status: str | None, webhook_url: str | None
+) -> tuple[Any, Printer]:
+    """Register a section."""
+    body: dict[str, Any] = {"code": code, "name": name, "country": country, "email": email}
+    if status is not None:
+        body["status"] = status
+    if webhook_url is not None:
+        body["webhook_url"] = webhook_url or None
+    return call.client.call("POST", "/api/v1/sections", body), print_fields
 
 
-def sections_update(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body: dict[str, Any] = {k: v for k, v in (("name", args.name), ("email", args.email)) if v is not None}
-    if args.webhook_url is not None:
-        body["webhook_url"] = args.webhook_url or None  # --webhook-url '' removes it
+@sections_command.command("update")
+@click.argument("code")
+@click.option("--name")
+@click.option("--email")
+@click.option("--webhook-url", help="'' removes it")
+@api_command
+def sections_update(
+    call: Call, code: str, name: str | None, email: str | None, webhook_url: str | None
+) -> tuple[Any, Printer]:
+    """Change a section's name or contacts."""
+    body: dict[str, Any] = {k: v for k, v in (("name", name), ("email", email)) if v is not None}
+    if webhook_url is not None:
+        body["webhook_url"] = webhook_url or None  # --webhook-url '' removes it
     # An empty body goes to the API too, which says which fields it wants.
-    return client.call("PATCH", f"/api/v1/sections/{_segment(args.code)}", body), print_fields
+    return call.client.call("PATCH", f"/api/v1/sections/{_segment(code)}", body), print_fields
 
 
-def sections_status(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body = {"status": args.status, "reason": args.reason}
-    return client.call("POST", f"/api/v1/sections/{_segment(args.code)}/status", body), print_fields
+@sections_command.command("status")
+@click.argument("code")
+@click.argument("status", type=Vocabulary("SECTION_STATUSES"))
+@click.option("--reason", required=True)
+@api_command
+def sections_status(call: Call, code: str, status: str, reason: str) -> tuple[Any, Printer]:
+    """Change a section's status, with a reason."""
+    body = {"status": status, "reason": reason}
+    return call.client.call("POST", f"/api/v1/sections/{_segment(code)}/status", body), print_fields
 
 
-def returns_file(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body = {"as_of": args.as_of, "members": args.members}
-    if args.supporters is not None:
-        body["supporters"] = args.supporters
-    return client.call("POST", f"/api/v1/sections/{_segment(args.code)}/returns", body), print_fields
+# Membership returns
 
 
-def returns_list(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    answer = client.call("GET", f"/api/v1/sections/{_segment(args.code)}/returns")
-    return answer, lambda a: print_rows(a["returns"], RETURN_COLUMNS, f"no returns from {args.code}", (1, 2))
+@click.group("returns", cls=Group)
+def returns_command() -> None:
+    """Sections' membership returns."""
 
 
-def apportion_run(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body: dict[str, Any] = {"seats": args.seats, "method": args.method}
-    for key in ("minimum", "cutoff", "seed"):
-        if getattr(args, key) is not None:
-            body[key] = getattr(args, key)
-    return client.call("POST", "/api/v1/apportionments", body), print_apportionment
+@returns_command.command("file")
+@click.argument("code")
+@click.option("--as-of", required=True, metavar="DATE", help="the date the count is for (YYYY-MM-DD)")
+@click.option("--members", required=True, type=int, metavar="N")
+@click.option("--supporters", type=int, metavar="N", help="default: 0")
+@api_command
+def returns_file(call: Call, code: str, as_of: str, members: int, supporters: int | None) -> tuple[Any, Printer]:
+    """File a section's membership return."""
+    body: dict[str, Any] = {"as_of": as_of, "members": members}
+    if supporters is not None:
+        body["supporters"] = supporters
+    return call.client.call("POST", f"/api/v1/sections/{_segment(code)}/returns", body), print_fields
 
 
-def apportion_show(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    return client.call("GET", f"/api/v1/apportionments/{_segment(args.id)}"), print_apportionment
+@returns_command.command("list")
+@click.argument("code")
+@api_command
+def returns_list(call: Call, code: str) -> tuple[Any, Printer]:
+    """A section's returns, newest first."""
+    answer = call.client.call("GET", f"/api/v1/sections/{_segment(code)}/returns")
+    return answer, lambda a: print_rows(a["returns"], RETURN_COLUMNS, f"no returns from {code}", (1, 2))
 
 
-def apportion_list(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    answer = client.call("GET", "/api/v1/apportionments")
+# Apportionments
+
+
+@click.group("apportion", cls=Group)
+def apportion_command() -> None:
+    """Apportion congress delegates among the sections."""
+
+
+@apportion_command.command("run")
+@click.option("--seats", required=True, type=int, metavar="N")
+@click.option("--method", required=True, type=Vocabulary("APPORTIONMENT_METHODS"))
+@click.option("--min", "minimum", type=int, metavar="K", help="minimum seats per section (1)")
+@click.option("--cutoff", metavar="DATE", help="count the latest returns on or before DATE (today)")
+@click.option("--seed", help="seed of the lot that settles ties (default: derived from the figures)")
+@api_command
+def apportion_run(
+    call: Call, seats: int, method: str, minimum: int | None, cutoff: str | None, seed: str | None
+) -> tuple[Any, Printer]:
+    """Calculate and store an apportionment from the latest returns."""
+    body: dict[str, Any] = {"seats": seats, "method": method}
+    for key, value in (("minimum", minimum), ("cutoff", cutoff), ("seed", seed)):
+        if value is not None:
+            body[key] = value
+    return call.client.call("POST", "/api/v1/apportionments", body), print_apportionment
+
+
+@apportion_command.command("show")
+@click.argument("id")
+@api_command
+def apportion_show(call: Call, id: str) -> tuple[Any, Printer]:
+    """One stored apportionment."""
+    return call.client.call("GET", f"/api/v1/apportionments/{_segment(id)}"), print_apportionment
+
+
+@apportion_command.command("list")
+@api_command
+def apportion_list(call: Call) -> tuple[Any, Printer]:
+    """Every stored apportionment."""
+    answer = call.client.call("GET", "/api/v1/apportionments")
     return answer, lambda a: print_rows(a["apportionments"], APPORTIONMENT_COLUMNS, "no apportionments", (3, 4, 6))
 
 
-def nominations_add(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body = {"name": args.name, "email": args.email}
-    if args.apportionment is not None:
-        body["apportionment_id"] = args.apportionment
-    return client.call("POST", f"/api/v1/sections/{_segment(args.code)}/nominations", body), print_fields
+# Nominations
 
 
-def nominations_list(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    answer = client.call(
-        "GET", f"/api/v1/sections/{_segment(args.code)}/nominations", query={"apportionment_id": args.apportionment}
+@click.group("nominations", cls=Group)
+def nominations_command() -> None:
+    """Delegates nominated by the sections."""
+
+
+@nominations_command.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--apportionment", metavar="ID", help="default: the latest apportionment")
+@api_command
+def nominations_add(call: Call, code: str, name: str, email: str, apportionment: str | None) -> tuple[Any, Printer]:
+    """Nominate a delegate within the section's allocation."""
+    body = {"name": name, "email": email}
+    if apportionment is not None:
+        body["apportionment_id"] = apportionment
+    return call.client.call("POST", f"/api/v1/sections/{_segment(code)}/nominations", body), print_fields
+
+
+@nominations_command.command("list")
+@click.argument("code")
+@click.option("--apportionment", metavar="ID", help="only those under this apportionment")
+@api_command
+def nominations_list(call: Call, code: str, apportionment: str | None) -> tuple[Any, Printer]:
+    """A section's nominations."""
+    answer = call.client.call(
+        "GET", f"/api/v1/sections/{_segment(code)}/nominations", query={"apportionment_id": apportionment}
     )
-    return answer, lambda a: print_rows(a["nominations"], NOMINATION_COLUMNS, f"no nominations from {args.code}")
+    return answer, lambda a: print_rows(a["nominations"], NOMINATION_COLUMNS, f"no nominations from {code}")
 
 
-def nominations_withdraw(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    path = f"/api/v1/sections/{_segment(args.code)}/nominations/{_segment(args.nomination_id)}/withdraw"
-    return client.call("POST", path), print_fields
+@nominations_command.command("withdraw")
+@click.argument("code")
+@click.argument("nomination_id")
+@api_command
+def nominations_withdraw(call: Call, code: str, nomination_id: str) -> tuple[Any, Printer]:
+    """Withdraw a nomination."""
+    path = f"/api/v1/sections/{_segment(code)}/nominations/{_segment(nomination_id)}/withdraw"
+    return call.client.call("POST", path), print_fields
+
+
+@nominations_command.command("import")
+@click.argument("file", metavar="FILE.csv", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--apportionment", metavar="ID", help="default: the latest apportionment")
+@click.option("--from-line", type=click.IntRange(min=2), metavar="N", help="send only rows from line N on (resume)")
+@api_command
+def nominations_import(call: Call, file: Path, apportionment: str | None, from_line: int | None) -> None:
+    """Nominate delegates from a CSV with the columns section,name,email.
+
+    Every row is checked first (each value as the API checks it, repeated emails, sections the API
+    does not know): if any is bad, each bad row is named with its line and nothing is sent. Then the
+    rows go in one by one; the API has no batch endpoint, so if it refuses one (a full allocation,
+    say) the import stops there and says which lines went in and which were not sent.
+    """
+    from marshmallow import ValidationError
+
+    from congress.contract.api import CODE, NominationRequest
+
+    rows = starting_at(read_rows(file, ("section", "name", "email")), from_line)
+    if not rows:
+        raise UsageProblem(f"{file}: no rows from line {from_line} on")
+    known = {s["code"] for s in call.client.call("GET", "/api/v1/sections")["sections"]}
+    repeats = first_seen(rows, lambda r: r.values.get("email", "").lower(), "email")
+    schema = NominationRequest()
+
+    def check(row: Row) -> list[str]:
+        code = row.values["section"]
+        row.body = {"name": row.values["name"], "email": row.values["email"]}
+        if apportionment is not None:
+            row.body["apportionment_id"] = apportionment
+        said = []
+        if not code:
+            said.append("section: missing")
+        else:
+            try:
+                CODE(code)
+            except ValidationError as exc:
+                said.append(f"section: {code!r}: {' '.join(map(str, exc.messages))}")
+            else:
+                if code not in known:
+                    said.append(f"section: no section {code!r}")
+        said += schema_problems(schema, row.body)
+        if row.line in repeats:
+            said.append(f"email: {repeats[row.line]}")
+        return said
+
+    check_rows(file, rows, check)
+
+    def send(row: Row) -> dict[str, Any]:
+        return call.client.call("POST", f"/api/v1/sections/{_segment(row.values['section'])}/nominations", row.body)
+
+    columns = (
+        ("section", lambda r, a: r.values["section"]),
+        ("name", lambda r, a: a["name"]),
+        ("id", lambda r, a: a["id"]),
+    )
+    send_rows(file, rows, send, columns, call.as_json, "nominations")
+    return None
+
+
+# Tokens
 
 
 def print_issued_token(issued: dict[str, Any]) -> None:
     print_fields(issued, skip=("token", "revoked_at"))
     print()
     print(f"token: {issued['token']}")
-    print("This is the only time the token is shown (only its hash is kept): give it to the officer now.")
+    print("This is the only time the token is shown (only its hash is kept): give it to its holder now.")
 
 
-def tokens_issue(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    body = {"label": args.label} if args.label is not None else {}
-    return client.call("POST", f"/api/v1/sections/{_segment(args.code)}/officer-tokens", body), print_issued_token
+@click.group("tokens", cls=Group)
+def tokens_command() -> None:
+    """API tokens of every role (a delegate's is a credential: see `congress accredit`)."""
 
 
-def tokens_revoke(client: Client, args: argparse.Namespace) -> tuple[Any, Printer]:
-    return client.call("DELETE", f"/api/v1/officer-tokens/{_segment(args.token_id)}"), print_fields
+@tokens_command.command("issue")
+@click.argument("code", required=False)
+@click.option("--role", type=Vocabulary("TOKEN_ROLES"), help="default with CODE: section_officer")
+@click.option("--section", metavar="CODE", help="the section of a section_officer's token")
+@click.option("--label", help="whose token it is, e.g. 'secretary'")
+@api_command
+def tokens_issue(
+    call: Call, code: str | None, role: str | None, section: str | None, label: str | None
+) -> tuple[Any, Printer]:
+    """Issue a token (shown once): `--role ROLE [--section CODE]`, or `CODE` for a section officer's."""
+    if code is not None:
+        if section is not None and section != code:
+            raise click.UsageError(f"CODE {code!r} and --section {section!r} differ: give one")
+        if role not in (None, "section_officer"):
+            raise click.UsageError(f"CODE is a section officer's section; a {role} token has no CODE")
+        role, section = "section_officer", code
+    if role is None:
+        raise click.UsageError("give --role ROLE (or a section's CODE for its officer's token)")
+    body: dict[str, Any] = {"role": role, "section": section}
+    if label is not None:
+        body["label"] = label
+    return call.client.call("POST", "/api/v1/tokens", body), print_issued_token
 
 
-def run(args: argparse.Namespace) -> int:
-    client = Client.from_settings(args.url)
-    answer, printer = args.admin_command(client, args)
-    if args.json:
-        json.dump(answer, sys.stdout, indent=2, ensure_ascii=False)
-        print()
-    else:
-        printer(answer)
-    return 0
+@tokens_command.command("list")
+@click.option("--role", type=Vocabulary("TOKEN_ROLES"))
+@click.option("--section", metavar="CODE")
+@click.option("--include-revoked", is_flag=True, help="revoked tokens too")
+@api_command
+def tokens_list(call: Call, role: str | None, section: str | None, include_revoked: bool) -> tuple[Any, Printer]:
+    """Issued tokens (never the tokens themselves): id, role, section, label, dates."""
+    query = {"role": role, "section": section, "include_revoked": "true" if include_revoked else None}
+    answer = call.client.call("GET", "/api/v1/tokens", query=query)
+    return answer, lambda a: print_rows(a["tokens"], TOKEN_COLUMNS, "no tokens")
 
 
-# The parser
-
-
-def command_builders(
-    commands: Any,
-) -> tuple[Callable[..., Any], Callable[..., argparse.ArgumentParser], argparse.ArgumentParser]:
-    """`group(name, help)`, `command(group, name, handler, help)` and the parent parser giving
-    every command over the API --url and --json."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--url", help=f"the gateway's URL (default: $CONGRESS_URL, the config file's url, else {DEFAULT_URL})"
-    )
-    common.add_argument("--json", action="store_true", help="print the API's JSON answer, for scripts")
-
-    def group(name: str, help: str) -> Any:
-        parser = commands.add_parser(name, help=help)
-        return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
-
-    def command(actions: Any, name: str, handler: Callable, help: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help, description=help, parents=[common])
-        parser.set_defaults(run=run, admin_command=handler)
-        return parser
-
-    return group, command, common
-
-
-def add_commands(commands: Any) -> None:
-    """Add the admin command groups to the `congress` parser's subcommands."""
-    group, command, _ = command_builders(commands)
-
-    sections = group("sections", "the register of sections (over the HTTP API)")
-    cmd = command(sections, "list", sections_list, "list sections")
-    cmd.add_argument("--status", choices=SECTION_STATUSES)
-    cmd.add_argument("--country", help="exact country name")
-    cmd = command(sections, "show", sections_show, "one section")
-    cmd.add_argument("code", metavar="CODE")
-    cmd = command(sections, "register", sections_register, "register a section")
-    cmd.add_argument("--code", required=True, help="2-32 lowercase letters, digits or hyphens")
-    cmd.add_argument("--name", required=True)
-    cmd.add_argument("--country", required=True)
-    cmd.add_argument("--email", required=True)
-    cmd.add_argument("--status", choices=SECTION_STATUSES, help="default: section")
-    cmd.add_argument("--webhook-url")
-    cmd = command(sections, "update", sections_update, "change a section's name or contacts")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("--name")
-    cmd.add_argument("--email")
-    cmd.add_argument("--webhook-url", help="'' removes it")
-    cmd = command(sections, "status", sections_status, "change a section's status, with a reason")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("status", metavar="STATUS", choices=SECTION_STATUSES, help=", ".join(SECTION_STATUSES))
-    cmd.add_argument("--reason", required=True)
-
-    returns = group("returns", "sections' membership returns")
-    cmd = command(returns, "file", returns_file, "file a section's membership return")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("--as-of", required=True, metavar="DATE", help="the date the count is for (YYYY-MM-DD)")
-    cmd.add_argument("--members", required=True, type=int, metavar="N")
-    cmd.add_argument("--supporters", type=int, metavar="N", help="default: 0")
-    cmd = command(returns, "list", returns_list, "a section's returns, newest first")
-    cmd.add_argument("code", metavar="CODE")
-
-    apportion = group("apportion", "apportion congress delegates among the sections")
-    cmd = command(apportion, "run", apportion_run, "calculate and store an apportionment from the latest returns")
-    cmd.add_argument("--seats", required=True, type=int, metavar="N")
-    cmd.add_argument("--method", required=True, choices=APPORTIONMENT_METHODS)
-    cmd.add_argument("--min", type=int, dest="minimum", metavar="K", help="minimum seats per section (1)")
-    cmd.add_argument("--cutoff", metavar="DATE", help="count the latest returns on or before DATE (today)")
-    cmd.add_argument("--seed", help="seed of the lot that settles ties (default: derived from the figures)")
-    cmd = command(apportion, "show", apportion_show, "one stored apportionment")
-    cmd.add_argument("id", metavar="ID")
-    command(apportion, "list", apportion_list, "every stored apportionment")
-
-    nominations = group("nominations", "delegates nominated by the sections")
-    cmd = command(nominations, "add", nominations_add, "nominate a delegate within the section's allocation")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("--name", required=True)
-    cmd.add_argument("--email", required=True)
-    cmd.add_argument("--apportionment", metavar="ID", help="default: the latest apportionment")
-    cmd = command(nominations, "list", nominations_list, "a section's nominations")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("--apportionment", metavar="ID", help="only those under this apportionment")
-    cmd = command(nominations, "withdraw", nominations_withdraw, "withdraw a nomination")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("nomination_id", metavar="NOMINATION_ID")
-
-    tokens = group("tokens", "section officers' API tokens")
-    cmd = command(tokens, "issue", tokens_issue, "issue a token for a section's officer (shown once)")
-    cmd.add_argument("code", metavar="CODE")
-    cmd.add_argument("--label", help="whose token it is, e.g. 'secretary'")
-    cmd = command(tokens, "revoke", tokens_revoke, "revoke a section officer's token")
-    cmd.add_argument("token_id", metavar="TOKEN_ID")
+@tokens_command.command("revoke")
+@click.argument("token_id")
+@api_command
+def tokens_revoke(call: Call, token_id: str) -> tuple[Any, Printer]:
+    """Revoke a token, of any role."""
+    return call.client.call("DELETE", f"/api/v1/tokens/{_segment(token_id)}"), print_fields
