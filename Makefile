@@ -3,13 +3,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
+PACKAGES := -e shared/counting -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
 
 .PHONY: install run test lint bench compose-smoke scale-voting clean
 
 install: $(STAMP)
 
-$(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
+$(STAMP): shared/pyproject.toml shared/*/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<82' wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt $(PACKAGES) -r requirements-dev.txt

@@ -10,7 +10,7 @@ import random
 import sys
 import time
 
-from sections.domain.apportionment import METHODS, apportion
+from congress_counting.apportionment import METHODS, apportion
 
 TARGET_SECONDS = 1.0
 

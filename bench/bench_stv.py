@@ -15,7 +15,7 @@ import time
 from bisect import bisect_left
 from itertools import accumulate
 
-from voting.domain.stv import RankedBallot, count_stv
+from congress_counting.stv import RankedBallot, count_stv
 
 TARGET_SECONDS = 5.0
 BALLOTS, SEATS, PARTIES, PER_PARTY = 100_000, 15, 5, 8

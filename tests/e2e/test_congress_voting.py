@@ -10,10 +10,10 @@ import uuid
 import pytest
 
 from congress.contract import EnvelopeSchema
+from congress_counting.record import RecordError, recount
 from tests.e2e.conftest import Stack
 from tests.support.congress import Congress, Delegate, congress_in_session, table_and_open
 from tests.support.infra import EventTap
-from voting.domain.record import RecordError, recount
 
 pytestmark = pytest.mark.e2e
 

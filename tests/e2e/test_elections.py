@@ -9,10 +9,10 @@ import uuid
 import pytest
 
 from congress.contract import EnvelopeSchema
+from congress_counting.record import recount
 from tests.e2e.conftest import Stack
 from tests.support.congress import Congress, Delegate, congress_in_session
 from tests.support.infra import EventTap
-from voting.domain.record import recount
 
 pytestmark = pytest.mark.e2e
 

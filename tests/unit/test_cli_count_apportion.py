@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sections.domain.apportionment import apportion, summary
+from congress_counting.apportionment import apportion, summary
 
 CLI = Path(sys.executable).with_name("congress")
 

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from congress.contract.envelope import new_envelope
 from congress.keys import public_key_text
+from congress_counting.motions import tally
+from congress_counting.record import decision_summary, digest, election_record, motion_record, sign_record
 from tests.support.cli_output import fields_of, one_line_error
-from voting.domain.motions import tally
-from voting.domain.record import decision_summary, digest, election_record, motion_record, sign_record
 
 CLI = Path(sys.executable).with_name("congress")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from voting.domain.blt import read_blt
-from voting.domain.stv import count_stv, result_json
+from congress_counting.blt import read_blt
+from congress_counting.stv import count_stv, result_json
 
 CLI = Path(sys.executable).with_name("congress")
 DATA = Path(__file__).parents[1] / "data" / "stv"

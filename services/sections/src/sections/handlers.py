@@ -32,10 +32,10 @@ from congress.contract.api import (
     load,
 )
 from congress.errors import Conflict, Forbidden, InvalidInput, NotFound
+from congress_counting.apportionment import ApportionmentError, apportion, summary
 from sections.adapters import orm
 from sections.domain import nominations as nominating
 from sections.domain import registry, tokens
-from sections.domain.apportionment import ApportionmentError, apportion, summary
 from sections.domain.nominations import Nomination
 from sections.domain.returns import MembershipReturn, latest_by
 

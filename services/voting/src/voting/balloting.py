@@ -33,14 +33,14 @@ from congress.actors import Actor, require_role
 from congress.contract.api import BallotOpening, BallotView, MotionTabling, MotionView, VoteSubmission, load
 from congress.errors import Conflict, Forbidden, NotFound
 from congress.keys import ballot_key, record_signing_key
+from congress_counting.motions import CHOICES
+from congress_counting.record import sign_record
 from voting.adapters import repository
 from voting.adapters.orm import ballot_box, ballots, members, motions, participation
 from voting.congress import fill_body
 from voting.domain import sealing
 from voting.domain.ballots import Ballot, Motion, check_repeat
 from voting.domain.elections import Election
-from voting.domain.motions import CHOICES
-from voting.domain.record import sign_record
 
 log = logging.getLogger(__name__)
 

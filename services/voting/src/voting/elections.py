@@ -1,7 +1,7 @@
 """Use cases of elections: the Congress elects the IEC, the IEC elects the IS.
 
 The rules are the domain's (voting.domain.elections: candidates, options and votes;
-voting.domain.declaring: declared or failed); these load an election, call it and save it.
+congress_counting.declaring: declared or failed); these load an election, call it and save it.
 Declaring an election that fills a body seats the elected there, able to vote at once.
 """
 

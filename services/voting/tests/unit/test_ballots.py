@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from congress.errors import Conflict, Forbidden, InvalidInput
+from congress_counting.record import recount
 from voting.domain.ballots import CLOSED, OPEN, Ballot, Body, Motion, Seat, Voter, check_repeat
-from voting.domain.record import recount
 
 VOTER = Voter("m1", deliberative=True, in_electorate=True)
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from congress.errors import Conflict, InvalidInput, NotFound
+from congress_counting.declaring import declare_election, with_names
+from congress_counting.record import RecordError, digest, election_result, recount
 from voting.domain.ballots import Ballot, Body, Seat
-from voting.domain.declaring import declare_election, with_names
 from voting.domain.elections import Candidate, Election
-from voting.domain.record import RecordError, digest, election_result, recount
 
 METHODS = ("meek", "wigm", "block")
 # Real ids are UUIDs: long enough that a note's seed (hex) never contains one.

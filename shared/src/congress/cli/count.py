@@ -138,7 +138,7 @@ def read_membership_csv(path: Path) -> dict[str, int]:
 
 def run_apportion(args: argparse.Namespace) -> int:
     from congress.contract.api import SEATS
-    from sections.domain.apportionment import ApportionmentError, apportion, summary
+    from congress_counting.apportionment import ApportionmentError, apportion, summary
 
     if not SEATS.min <= args.seats <= SEATS.max:  # the API's cap: a huge house would run for minutes
         raise InputError(f"--seats must be between {SEATS.min} and {SEATS.max}, not {args.seats}")
@@ -188,7 +188,7 @@ class PublishedEvent:
 
 
 def run_ballot(args: argparse.Namespace) -> int:
-    from voting.domain.record import RecordError, recount, verify_record_signature
+    from congress_counting.record import RecordError, recount, verify_record_signature
 
     record = read_record(args.file)
     url = args.url.rstrip("/") if args.url else None
@@ -230,7 +230,7 @@ def one_line(text: str) -> str:
 
 def trusted_key(args: argparse.Namespace, url: str | None, record: dict[str, Any]) -> TrustedKey:
     from congress.keys import public_key_text
-    from voting.domain.record import record_public_key_text
+    from congress_counting.record import record_public_key_text
 
     if args.key:
         key, source = parse_public_key(args.key, "--key"), "given with --key"
@@ -505,8 +505,8 @@ def print_apportionment(result: Any) -> None:
 
 
 def run_stv(args: argparse.Namespace) -> int:
-    from voting.domain.blt import BltError, read_blt
-    from voting.domain.stv import CountError, count_stv, result_json
+    from congress_counting.blt import BltError, read_blt
+    from congress_counting.stv import CountError, count_stv, result_json
 
     try:
         election = read_blt(args.file)

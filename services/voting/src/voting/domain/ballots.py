@@ -10,7 +10,7 @@ No framework, no database.
 - Vote: only while open, only a member of the electorate who is deliberative and whose credential
   is not revoked, and only a vote its subject can read; once each (a retry gets its receipt back).
 - Close: exactly once; closing a closed ballot again changes nothing.
-- Declare: the count and its record (voting.domain.record), the events that say so, and, for an
+- Declare: the count and its record (congress_counting.record), the events that say so, and, for an
   election that elects the members of a body, the body to fill. A failed election fills nothing.
 """
 
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from congress.errors import Conflict, Forbidden, InvalidInput
+from congress_counting.motions import default_quorum, tally
+from congress_counting.record import decision_summary, motion_record
 from voting.domain.congresses import may_vote
-from voting.domain.motions import default_quorum, tally
-from voting.domain.record import decision_summary, motion_record
 
 OPEN, CLOSED = "open", "closed"
 
@@ -111,7 +111,7 @@ class Motion:
         return vote["choice"], None
 
     def declare(self, ballot: Ballot, box: Sequence[Mapping[str, Any]], participants: list[dict]) -> Declaration:
-        """The tally, the majority rule and the quorum (voting.domain.motions), and motion.decided."""
+        """The tally, the majority rule and the quorum (congress_counting.motions), and motion.decided."""
         described = {**ballot.described(), "motion_id": self.id, "title": self.title}
         described["majority_rule"] = self.majority_rule
         result = decision_summary(tally(b["choice"] for b in box), described)

@@ -5,7 +5,7 @@ The Congress elects the IEC, the IEC elects the IS: an election is a ballot of i
 and when declared it may fill another body. Each person stands once (the same member, or the same
 email whatever its case, is the same person); candidates may join or withdraw until the ballot
 opens. The election fixes its ballot's options: asking its ballot for other ones is refused,
-never silently changed. Whether it is declared or fails is the rule in voting.domain.declaring.
+never silently changed. Whether it is declared or fails is the rule in congress_counting.declaring.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from congress.errors import Conflict, InvalidInput, NotFound
+from congress_counting.declaring import ELECTED
+from congress_counting.record import election_record
 from voting.domain.ballots import Ballot, Declaration, Voted
-from voting.domain.declaring import ELECTED
-from voting.domain.record import election_record
 
 
 @dataclass(frozen=True)

@@ -84,10 +84,10 @@ def count_stv(
     seed = seed or default_seed(profile)
     # Imported here: both rules import their types and tie-breaking from this module.
     if method == "wigm":
-        from voting.domain import wigm
+        from congress_counting import wigm
 
         return wigm.count(profile, seats, seed)
-    from voting.domain import meek
+    from congress_counting import meek
 
     return meek.count(profile, seats, seed)
 

@@ -7,7 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voting.domain.stv import RankedBallot, choose, count_stv, fixed
+from congress_counting.stv import RankedBallot, choose, count_stv, fixed
 
 
 def ballots(*rows: tuple[int, str]) -> list[RankedBallot]:

@@ -26,7 +26,7 @@ iteration walks the tree once instead of every ballot.
 
 from __future__ import annotations
 
-from voting.domain.stv import ElectionResult, Profile, Round, choose, fixed, order_by_votes, plural
+from congress_counting.stv import ElectionResult, Profile, Round, choose, fixed, order_by_votes, plural
 
 PLACES = 9
 UNIT = 10**PLACES

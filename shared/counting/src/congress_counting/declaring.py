@@ -27,8 +27,8 @@ ELECTED, FAILED = "elected", "failed"
 def declare_election(ballot: Mapping[str, Any], rankings: Sequence[Sequence[str]]) -> dict[str, Any]:
     """The result of an election ballot described as its record describes it (`method`, `seats`,
     `quorum`, `electorate`, `seed`, `candidates` {id: name}), from the rankings (or marks) cast."""
-    from voting.domain.block import count_block
-    from voting.domain.stv import RankedBallot, count_stv, result_json
+    from congress_counting.block import count_block
+    from congress_counting.stv import RankedBallot, count_stv, result_json
 
     names: dict[str, str] = dict(ballot["candidates"])
     candidates = sorted(names)
@@ -68,8 +68,8 @@ def _failed(
     method: str, seats: int, candidates: list[str], rankings: Sequence[Sequence[str]], reason: str
 ) -> dict[str, Any]:
     """One round: the ballots as cast, in the method's own figures, and why no one is elected."""
-    from voting.domain import meek, wigm
-    from voting.domain.stv import fixed
+    from congress_counting import meek, wigm
+    from congress_counting.stv import fixed
 
     if method == "block":
         first = Counter(c for ranking in rankings for c in ranking)

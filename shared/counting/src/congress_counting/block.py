@@ -10,7 +10,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from voting.domain.stv import CountError, ElectionResult, Round
+from congress_counting.stv import CountError, ElectionResult, Round
 
 
 def lot_rank(seed: str, candidate: str) -> str:

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voting.domain.block import count_block
-from voting.domain.stv import CountError
+from congress_counting.block import count_block
+from congress_counting.stv import CountError
 
 CANDIDATES = ["ana", "ben", "cas", "dev"]
 

@@ -7,15 +7,15 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from congress.keys import public_key_text
-from voting.domain.motions import tally
-from voting.domain.record import (
+from congress_counting.motions import tally
+from congress_counting.record import (
     RecordError,
     SignatureError,
     decision_summary,
     digest,
     election_record,
     motion_record,
+    public_key_text,
     record_public_key_text,
     recount,
     sign_record,
@@ -63,7 +63,7 @@ def test_one_altered_ballot_fails_the_digest_check() -> None:
 
 
 def test_a_forged_record_with_a_matching_digest_still_fails_the_recount() -> None:
-    from voting.domain.record import digest
+    from congress_counting.record import digest
 
     forged = copy.deepcopy(record())
     forged["ballots"][1]["choice"] = "yes"
@@ -76,7 +76,7 @@ def test_a_forged_record_with_a_matching_digest_still_fails_the_recount() -> Non
 def test_more_ballots_than_participants_is_refused() -> None:
     stuffed = copy.deepcopy(record())
     stuffed["ballots"].append({"receipt": "r9", "choice": "yes"})
-    from voting.domain.record import digest
+    from congress_counting.record import digest
 
     stuffed["digest"] = digest(stuffed)
     with pytest.raises(RecordError, match="participants"):
@@ -84,7 +84,7 @@ def test_more_ballots_than_participants_is_refused() -> None:
 
 
 def test_a_named_record_whose_participants_do_not_match_the_ballots_is_refused() -> None:
-    from voting.domain.record import digest
+    from congress_counting.record import digest
 
     named_ballot = {**BALLOT, "secrecy": "named"}
     participants = [{"member_id": f"m{i}", "choice": b["choice"]} for i, b in enumerate(BALLOTS, start=1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voting.domain.stv import METHODS, CountError, RankedBallot, count_stv, result_json
+from congress_counting.stv import METHODS, CountError, RankedBallot, count_stv, result_json
 
 
 def ballots(*rows: tuple[int, str]) -> list[RankedBallot]:

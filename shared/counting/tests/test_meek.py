@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voting.domain.stv import RankedBallot, choose, count_stv, fixed, order_by_votes
+from congress_counting.stv import RankedBallot, choose, count_stv, fixed, order_by_votes
 
 
 def ballots(*rows: tuple[int, str]) -> list[RankedBallot]:

@@ -21,7 +21,7 @@ count works on groups of papers, not single ones.
 
 from __future__ import annotations
 
-from voting.domain.stv import ElectionResult, Profile, Round, choose, fixed, order_by_votes, plural
+from congress_counting.stv import ElectionResult, Profile, Round, choose, fixed, order_by_votes, plural
 
 PLACES = 5
 UNIT = 10**PLACES

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voting.domain.blt import BltError, parse_blt, read_blt, write_blt
-from voting.domain.stv import RankedBallot
+from congress_counting.blt import BltError, parse_blt, read_blt, write_blt
+from congress_counting.stv import RankedBallot
 
 GOOD = """\
 # A comment line, and a blank line below

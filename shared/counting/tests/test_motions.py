@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voting.domain.motions import CountingError, Tally, decide, default_quorum, majority_met, tally
+from congress_counting.motions import CountingError, Tally, decide, default_quorum, majority_met, tally
 
 
 @pytest.mark.parametrize(

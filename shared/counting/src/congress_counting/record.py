@@ -5,7 +5,7 @@ whitespace, UTF-8, ballots sorted by receipt and participants by id. It is what 
 publishes, so it names the record's content whoever signs it.
 
 Signature: Ed25519 (`cryptography`) over the same JSON of the record without its signature (the
-digest included), by the voting service's record signing key (`congress.keys`). The record
+digest included), by the voting service's record signing key. The record
 carries `{"algorithm": "Ed25519", "public_key": <base64 raw>, "value": <base64>}`; the public key
 in it is only a label: a forger can put their own there, so a verifier checks against a key it
 trusts (served by the API, `GET /api/v1/keys`).
@@ -26,15 +26,20 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from congress.keys import public_key_text
-from voting.domain.declaring import declare_election
-from voting.domain.motions import CHOICES, Tally, decide, tally
+from congress_counting.declaring import declare_election
+from congress_counting.motions import CHOICES, Tally, decide, tally
 
 # 2: elections are declared or failed by the quorum and valid-vote rule, with names in rounds and notes.
 RECORD_VERSION = 2
 SIGNATURE_ALGORITHM = "Ed25519"
 ELECTION_METHODS = ("meek", "wigm", "block")
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """The form the API serves and `congress count ballot --key` takes: base64 of the raw 32 bytes."""
+    return base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
 
 
 class RecordError(ValueError):
@@ -147,8 +152,8 @@ def election_result(ballot: dict[str, Any], rankings: list[list[str]], version: 
     Records of version 1 were counted without the quorum rule: they recount as they were counted."""
     if version >= 2:
         return declare_election(ballot, rankings)
-    from voting.domain.block import count_block
-    from voting.domain.stv import RankedBallot, count_stv, result_json
+    from congress_counting.block import count_block
+    from congress_counting.stv import RankedBallot, count_stv, result_json
 
     candidates = sorted(ballot["candidates"])
     if ballot["method"] == "block":

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voting.domain.stv import METHODS, RankedBallot, count_stv
+from congress_counting.stv import METHODS, RankedBallot, count_stv
 
 NAMES = "ABCDEFG"
 

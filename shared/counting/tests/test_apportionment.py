@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sections.domain.apportionment import DIVISOR_METHODS, METHODS, ApportionmentError, apportion
+from congress_counting.apportionment import DIVISOR_METHODS, METHODS, ApportionmentError, apportion
 
-REFERENCE = Path(__file__).parents[4] / "tests" / "data" / "apportionment"
+REFERENCE = Path(__file__).parents[3] / "tests" / "data" / "apportionment"
 
 
 # Hand-worked: members A=5000, B=3000, C=1500, D=500, no minimum.

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from voting.domain.blt import read_blt
-from voting.domain.stv import METHODS, RankedBallot, count_stv
+from congress_counting.blt import read_blt
+from congress_counting.stv import METHODS, RankedBallot, count_stv
 
-DATA = Path(__file__).parents[4] / "tests" / "data" / "stv"
+DATA = Path(__file__).parents[3] / "tests" / "data" / "stv"
 WARDS = {3: "drum_brae_gyle", 13: "leith", 15: "southside_newington"}  # the wards whose ballots are stored
 
 

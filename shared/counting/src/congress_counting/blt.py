@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from voting.domain.stv import RankedBallot
+from congress_counting.stv import RankedBallot
 
 
 class BltError(ValueError):
