@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := -e shared/counting -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
 
-.PHONY: install run test lint bench compose-smoke scale-voting clean
+.PHONY: install run test test-faults lint bench compose-smoke scale-voting clean
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Faults as tests (issue 16): a congress under load, one fault each; figures in var/faults/last-run.md,
+# logs in var/faults/stacks/.
+test-faults: install
+	$(BIN)/python -m pytest tests/faults -m faults $(PYTEST_ARGS)
 
 compose-smoke:
 	bash deploy/compose-smoke.sh
