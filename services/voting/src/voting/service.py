@@ -20,7 +20,7 @@ from congress.messaging.nameko_edge import (
     rpc,
     subscribe,
 )
-from congress.messaging.store import UnitOfWork
+from congress.messaging.store import UnitOfWork, retry_transient
 from congress.rpc import call
 from voting import balloting, elections, handlers
 from voting import congress as congresses
@@ -155,6 +155,7 @@ class VotingService(EventLog):
         }
 
     @rpc(callers=("gateway",))
+    @retry_transient()
     def identify(self, presented_hash: str) -> dict[str, Any] | None:
         return congresses.identify(self.store, presented_hash)
 
@@ -177,10 +178,12 @@ class VotingService(EventLog):
         return balloting.open_motion_ballot(self.store, Actor.from_wire(actor), motion_id, payload)
 
     @rpc
+    @retry_transient()
     def cast_vote(self, actor: dict, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
         return balloting.cast_vote(self.store, Actor.from_wire(actor), ballot_id, payload, receipt_key)
 
     @rpc
+    @retry_transient()
     def close_ballot(self, actor: dict, ballot_id: str) -> dict[str, Any]:
         closing = balloting.close_ballot(self.store, Actor.from_wire(actor), ballot_id)
         # An election that filled a body gave credentials to members who held none: the Secretariat
@@ -192,10 +195,12 @@ class VotingService(EventLog):
         return closing.ballot
 
     @rpc
+    @retry_transient()
     def get_ballot(self, ballot_id: str) -> dict[str, Any]:
         return balloting.get_ballot(self.store, ballot_id)
 
     @rpc
+    @retry_transient()
     def get_record(self, ballot_id: str) -> dict[str, Any]:
         return balloting.get_record(self.store, ballot_id)
 

@@ -9,7 +9,8 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import eventlet
 import sqlalchemy as sa
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
+from nameko.amqp.publish import Publisher
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import MalformedRequest
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
-from nameko.rpc import MethodProxy, Rpc, RpcConsumer, ServiceProxy
+from nameko.messaging import Consumer, QueueConsumer
+from nameko.rpc import MethodProxy, ReplyListener, Rpc, RpcConsumer, ServiceProxy
 from nameko.rpc import RpcProxy as NamekoRpcProxy
 from sqlalchemy.orm import sessionmaker
 
@@ -42,6 +45,23 @@ def heartbeat_path(service: str) -> Path:
     return Path(os.environ.get("CONGRESS_HEARTBEAT_DIR", "/tmp")) / f"congress-{service}.heartbeat"
 
 
+class SteadyQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, back within a second or two of the broker's return (kombu's
+    default waits 2 s more after each failed try, up to 30 s between tries)."""
+
+    @contextmanager
+    def establish_connection(self) -> Iterator[Any]:
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=0.5,
+                interval_step=0.5,
+                interval_max=2,
+            )
+            yield conn
+
+
 class SteadyRpcConsumer(RpcConsumer):
     """nameko's RPC consumer, but a reply that cannot be sent (the broker went away) does not kill
     the service: the request stays unacknowledged, the broker redelivers it when the consumer is
@@ -53,6 +73,8 @@ class SteadyRpcConsumer(RpcConsumer):
         except Exception as exc:  # kombu, amqp and socket errors alike: the connection is gone
             log.warning("could not answer an RPC (%s); it stays unacknowledged for redelivery", exc)
             return result, exc_info
+
+    queue_consumer = SteadyQueueConsumer()
 
 
 class SignedRpc(Rpc):
@@ -90,11 +112,29 @@ class SignedRpc(Rpc):
 rpc = SignedRpc.decorator
 
 
+class _FailFastPublisher(Publisher):
+    """A request to a broker that is away fails at once (the caller answers 503) instead of
+    holding a worker through kombu's retries; one that waits in a queue longer than its caller
+    does expires there, unworked."""
+
+    retry = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # nameko writes into transport_options: each publisher its own copy.
+        self.transport_options = {**DEFAULT_TRANSPORT_OPTIONS, "max_retries": 0}
+
+
 class _SignedMethodProxy(MethodProxy):
+    publisher_cls = _FailFastPublisher
+
     def _call(self, *args: Any, **kwargs: Any) -> Any:
+        waiting = call_deadline()
         self._proof = sign_call(
-            self.container.service_name, self.service_name, self.method_name, args, kwargs, ttl=call_deadline()
+            self.container.service_name, self.service_name, self.method_name, args, kwargs, ttl=waiting
         )
+        if waiting:
+            self.publisher.expiration = waiting  # seconds: the broker drops it when nobody waits any more
         return super()._call(*args, **kwargs)
 
     def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
@@ -108,8 +148,14 @@ class _SignedServiceProxy(ServiceProxy):
         return _SignedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, **self.options)
 
 
+class SteadyReplyListener(ReplyListener):
+    queue_consumer = SteadyQueueConsumer()
+
+
 class RpcProxy(NamekoRpcProxy):
     """nameko's RpcProxy, signing every call in this service's name (see `congress.proof`)."""
+
+    rpc_reply_listener = SteadyReplyListener()
 
     def get_dependency(self, worker_ctx: Any) -> _SignedServiceProxy:
         return _SignedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
@@ -263,6 +309,7 @@ class Subscriber(EventHandler):
     """
 
     transient_pause = 2.0
+    queue_consumer = SteadyQueueConsumer()  # the same connection as the service's RPC consumer
 
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL, **kwargs)

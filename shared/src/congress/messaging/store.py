@@ -4,8 +4,10 @@ together with the events it causes (the transactional outbox) and the events it 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +38,34 @@ DRIVERS = {"postgresql": "psycopg2", "sqlite": "pysqlite"}
 
 class UnsupportedDatabase(ValueError):
     """A database URL this platform cannot use, said in one line."""
+
+
+# A connection that went away (a failover, a restart, pg_terminate_backend): the work is fine.
+TRANSIENT_DB = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
+def retry_transient(attempts: int = 4, pause: float = 0.1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run an idempotent use case again, on a fresh connection, when its connection was lost.
+
+    Only for work that is safe to repeat: a vote (its request id answers a repeat with the same
+    receipt), a close (exactly once anyway), reads. The caller never sees the lost connection."""
+
+    def wrap(use_case: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(use_case)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return use_case(*args, **kwargs)
+                except TRANSIENT_DB as exc:
+                    if attempt == attempts:
+                        raise
+                    log.warning("%s: database connection lost (%s); again", use_case.__name__, type(exc).__name__)
+                    time.sleep(pause * attempt)  # cooperative under nameko (time is monkey-patched)
+            raise AssertionError("unreachable")
+
+        return run
+
+    return wrap
 
 
 def normalise_url(url: str) -> str:
