@@ -7,7 +7,23 @@ from typing import Any
 
 from congress.errors import Forbidden
 
-ROLES = ("admin", "secretariat", "section_officer", "delegate", "observer")
+# The vocabulary of roles: tokens carry one, routes declare which they admit (gateway/service.py).
+ADMIN = "admin"
+SECRETARIAT = "secretariat"
+SECTION_OFFICER = "section_officer"
+DELEGATE = "delegate"
+OBSERVER = "observer"
+ROLES = (ADMIN, SECRETARIAT, SECTION_OFFICER, DELEGATE, OBSERVER)
+STAFF = (ADMIN, SECRETARIAT)  # the Centre
+ANYONE = ROLES  # any valid token, of any role
+
+
+def known_roles(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """`roles` unchanged if each is in the vocabulary; a typo fails at import, not at run time."""
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}; roles are {', '.join(ROLES)}")
+    return roles
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,16 @@ class Actor:
 def require_role(actor: Actor, *roles: str) -> None:
     if actor.role not in roles:
         raise Forbidden(f"this needs the role {' or '.join(roles)}; your token has {actor.role}")
+
+
+def require_roles(actor: Actor, roles: tuple[str, ...], section: str | None = None) -> None:
+    """The rule a route declares: one of `roles`; and a section officer only for `section`, if given."""
+    if section is not None and set(roles) == {ADMIN, SECTION_OFFICER}:
+        require_section(actor, section)  # its messages name the section
+        return
+    require_role(actor, *roles)
+    if section is not None and actor.role == SECTION_OFFICER and actor.section != section:
+        raise Forbidden(f"your token is for section {actor.section!r}, not {section!r}")
 
 
 def require_section(actor: Actor, code: str) -> None:

@@ -26,6 +26,7 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import parse_set_header
+from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
 from congress.errors import (
@@ -38,6 +39,7 @@ from congress.errors import (
 )
 from congress.rpc import ServiceUnavailable
 from gateway.auth import FailureLimiter, client_address, parse_proxies
+from gateway.routes import Handler, Route, guarded
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _INNERMOST = re.compile(r"\[\]|\{\}")
 _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() does not
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in no id or code; PostgreSQL refuses NUL outright
 
 CLOSE_CONNECTION = "congress.close_connection"  # environ key: a callable that ends keep-alive
 
@@ -115,9 +118,14 @@ def read_json(request: Request) -> Any:
         raise InvalidInput(f"the request body is not valid JSON: {exc}", {"_body": ["not valid JSON"]}) from None
 
 
-def optional_json(request: Request) -> Any:
-    """The body when there is one; an empty object for the actions whose body is optional."""
-    return read_json(request) if request.get_data() else {}
+def optional_json(request: Request) -> dict[str, Any]:
+    """The body when there is one, which must be an object; an empty object when there is none."""
+    if not request.get_data():
+        return {}
+    body = read_json(request)
+    if not isinstance(body, dict):  # `false` or `[]` once passed for "no options"
+        raise InvalidInput("the request body must be a JSON object", {"_schema": ["expected an object"]})
+    return body
 
 
 def correlation_id_from(presented: str | None) -> str:
@@ -297,6 +305,16 @@ class JsonWebServer(WebServer):
         self.limiter = FailureLimiter(int(setting("AUTH_FAILURES_PER_MINUTE", "20")))
         self.trusted_proxies = parse_proxies(setting("TRUSTED_PROXIES", ""))
 
+    def make_url_map(self) -> Map:
+        # No merging of "//": werkzeug would answer a redirect (308) no route documents; an empty
+        # path segment is no resource (404).
+        url_map = Map(merge_slashes=False)
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
     def get_wsgi_app(self) -> JsonWsgiApp:
         return JsonWsgiApp(self)
 
@@ -307,8 +325,9 @@ class JsonWebServer(WebServer):
 class ApiEntrypoint(HttpRequestHandler):
     server = JsonWebServer()
 
-    def __init__(self, method: str, url: str, **kwargs: Any) -> None:
+    def __init__(self, method: str, url: str, route: Route | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("expected_exceptions", (CongressError, ServiceUnavailable))
+        self.route = route  # the declaration, when the route has one (gateway/routes.py)
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request: Request) -> Response:
@@ -316,6 +335,8 @@ class ApiEntrypoint(HttpRequestHandler):
         correlation_id = correlation_id_from(request.headers.get("X-Correlation-Id"))
         try:
             args, kwargs = self.get_entrypoint_parameters(request)
+            if any(isinstance(value, str) and _CONTROL.search(value) for value in kwargs.values()):
+                raise NotFound("no resource has a control character in its name")
             self.check_signature(args, kwargs)
             done = Event()
             self.container.spawn_worker(
@@ -341,4 +362,16 @@ class ApiEntrypoint(HttpRequestHandler):
         return error_response(500, "internal", "an unexpected error occurred; it has been logged")
 
 
-api = ApiEntrypoint.decorator
+def api(method: str, path: str, **declared: Any) -> Callable[[Handler], Handler]:
+    """Register an HTTP route. With a declaration (gateway/routes.py: `summary`, `tag`, `roles`,
+    and what it takes and answers) the gateway enforces its roles and query and documents it."""
+
+    def register(fn: Handler) -> Handler:
+        route = None
+        if declared:
+            description = (fn.__doc__ or "").strip()
+            route = Route(method, path, operation_id=fn.__name__, description=description, **declared)
+            fn = guarded(fn, route)
+        return ApiEntrypoint.decorator(method, path, route=route)(fn)
+
+    return register

@@ -5,10 +5,11 @@ The owning service validates with these (`load`); the gateway documents them in 
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from congress.contract import hosts
 from congress.contract.catalogue import SECTION_STATUSES, HttpUrl
@@ -46,6 +47,47 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits only. int() also reads "٣", " 3", "+3" and "3_0",
+    none of which the OpenAPI document's `integer` allows; an int (an RPC caller's) passes too."""
+
+    _DIGITS = re.compile(r"-?[0-9]{1,30}")  # past 30 digits it is out of every range anyway
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, str) and not self._DIGITS.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryBoolean(fields.Boolean):
+    """A boolean in a query string: "true" or "false" (as JSON spells them), or a bool."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        raise self.make_error("invalid", input=value)
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why no store can keep this string (PostgreSQL refuses NUL; UTF-8 has no lone surrogates)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain the NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode (a lone surrogate)"
+    elif isinstance(value, list):
+        return next((why for why in map(_unstorable, value) if why), None)
+    elif isinstance(value, dict):
+        return next((why for why in map(_unstorable, [*value, *value.values()]) if why), None)
+    return None
+
+
 def _public_host(url: str) -> None:
     try:
         hosts.check_url(url)
@@ -62,8 +104,22 @@ class WebhookUrl(HttpUrl):
 
 
 class Request(Schema):
+    """What a caller sends: no field it does not know, no string a store cannot keep.
+
+    JSON_SCHEMA: what a validator says that apispec cannot, merged into the OpenAPI document."""
+
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {}
+
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _storable(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict):
+            refused = {str(k): [why] for k, value in data.items() if (why := _unstorable(value) or _unstorable(k))}
+            if refused:
+                raise ValidationError(refused)
+        return data
 
 
 def load(schema: Schema, payload: Any) -> dict[str, Any]:
@@ -88,9 +144,46 @@ def _not_in_future(value: date) -> None:
 class EventReplayQuery(Request):
     """The query of GET /api/v1/events/{producer}: `?after=N&limit=M&types=a,b` (strings)."""
 
-    after = fields.Integer(load_default=0, validate=POSITION, metadata={"description": "a position in the log"})
-    limit = fields.Integer(load_default=100, validate=PAGE)
-    types = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"description": "a,b,…"})
+    after = QueryInteger(load_default=0, validate=POSITION, metadata={"description": "a position in the log"})
+    limit = QueryInteger(load_default=100, validate=PAGE)
+    types = fields.String(
+        load_default="", validate=validate.Length(max=2000), metadata={"description": "event types, a,b,…"}
+    )
+
+
+class EventEntry(Schema):
+    class Meta:
+        unknown = INCLUDE  # an envelope: newer producers may add fields
+
+    position = fields.Integer(required=True)
+
+
+class EventPage(Schema):
+    events = fields.List(fields.Nested(EventEntry), required=True)
+    next_after = fields.Integer(required=True, metadata={"description": "`after` for the next page"})
+
+
+# Platform
+
+
+class ServiceStates(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    sections = fields.String()
+    voting = fields.String()
+    secretariat = fields.String()
+
+
+class HealthView(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("ok", "degraded")))
+    version = fields.String(required=True)
+    services = fields.Nested(ServiceStates, required=True, metadata={"description": "ok, or why not"})
+
+
+class PublicKeyView(Schema):
+    record_signing_key = fields.String(required=True)
+    algorithm = fields.String(required=True, validate=validate.OneOf(("Ed25519",)))
 
 
 # Sections
@@ -106,6 +199,8 @@ class SectionRegistration(Request):
 
 
 class SectionContactsUpdate(Request):
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {"minProperties": 1}  # what _something says, for the OpenAPI document
+
     name = fields.String(validate=validate.Length(min=1, max=200))
     email = fields.Email(validate=validate.Length(max=254))
     webhook_url = WebhookUrl(allow_none=True)
@@ -134,6 +229,10 @@ class SectionView(Schema):
 class SectionFilter(Request):
     status = fields.String(validate=validate.OneOf(SECTION_STATUSES))
     country = fields.String(validate=validate.Length(max=100))
+
+
+class NominationFilter(Request):
+    apportionment_id = fields.String(validate=ID, metadata={"description": "default: every apportionment"})
 
 
 # Membership returns
@@ -241,6 +340,22 @@ TOKEN_ROLES = ("admin", "secretariat", "section_officer", "observer")  # a deleg
 
 
 class TokenRequest(Request):
+    # What tokens.check_request says, for the OpenAPI document: an officer's token names its section, no other does.
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "properties": {"role": {"enum": ["section_officer"]}, "section": {"type": "string"}},
+                "required": ["role", "section"],
+            },
+            {
+                "properties": {
+                    "role": {"enum": [r for r in TOKEN_ROLES if r != "section_officer"]},
+                    "section": {"nullable": True, "enum": [None]},
+                }
+            },
+        ]
+    }
+
     role = fields.String(required=True, validate=validate.OneOf(TOKEN_ROLES))
     section = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
     label = fields.String(load_default="", validate=validate.Length(max=200))
@@ -249,7 +364,7 @@ class TokenRequest(Request):
 class TokenFilter(Request):
     role = fields.String(validate=validate.OneOf(TOKEN_ROLES))
     section = fields.String(validate=validate.Length(min=1, max=32))
-    include_revoked = fields.Boolean(load_default=False)
+    include_revoked = QueryBoolean(load_default=False)
 
 
 class TokenView(OfficerTokenView):
@@ -310,6 +425,20 @@ class MemberView(Schema):
     accredited = fields.Boolean()
     credential_revoked = fields.Boolean()
     credential = fields.String(metadata={"description": "shown once, when issued or reissued"})
+    credential_delivery = fields.String(
+        metadata={"description": "with a new credential: 'sent' (emailed by the Secretariat) or 'failed: …'"}
+    )
+
+
+class CredentialView(Schema):
+    """A credential reissued (the credential, shown once) or revoked."""
+
+    id = fields.String(required=True)
+    name = fields.String()
+    email = fields.String()
+    credential = fields.String(metadata={"description": "shown once"})
+    credential_delivery = fields.String(metadata={"description": "'sent' or 'failed: …'"})
+    credential_revoked = fields.Boolean()
 
 
 class MemberAddition(Request):
@@ -362,6 +491,27 @@ class BallotView(Schema):
     quorum = fields.Integer(allow_none=True)
     votes_cast = fields.Integer()
     result = fields.Dict(allow_none=True)
+
+
+class RecordSignature(Schema):
+    algorithm = fields.String(required=True)
+    public_key = fields.String(required=True)
+    value = fields.String(required=True)
+
+
+class RecordView(Schema):
+    """A closed ballot's published record; `congress count ballot` checks and recounts it."""
+
+    class Meta:
+        unknown = INCLUDE  # a later record_version may add fields; the digest covers them all
+
+    record_version = fields.Integer(required=True)
+    ballot = fields.Dict(required=True)
+    ballots = fields.List(fields.Dict(), required=True, metadata={"description": "anonymous, by receipt"})
+    participants = fields.List(fields.Dict(), required=True)
+    result = fields.Dict(required=True)
+    digest = fields.String(required=True, metadata={"description": "SHA-256 of the canonical record"})
+    signature = fields.Nested(RecordSignature, metadata={"description": "Ed25519, by GET /api/v1/keys"})
 
 
 class VoteSubmission(Request):
@@ -473,6 +623,7 @@ class WebhookView(Schema):
     secret = fields.String(
         metadata={"description": "whsec_…: shown once, when registered or rotated; verifies webhook-signature"}
     )
+    deleted = fields.Boolean(metadata={"description": "true once deleted"})
 
 
 class DeliveryFilter(Request):
@@ -480,7 +631,7 @@ class DeliveryFilter(Request):
     channel = fields.String(validate=validate.OneOf(DELIVERY_CHANNELS))
     event_type = fields.String(validate=validate.Length(max=100))
     recipient = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=100, validate=PAGE)  # a query string: "100" is read as 100
+    limit = QueryInteger(load_default=100, validate=PAGE)  # a query string: "100" is read as 100
 
 
 class DeliveryAttemptView(Schema):
@@ -513,8 +664,8 @@ class DeliveryView(Schema):
 
 
 class InboxFilter(Request):
-    unread = fields.Boolean(load_default=False)  # a query string: "true" / "false"
-    limit = fields.Integer(load_default=100, validate=PAGE)
+    unread = QueryBoolean(load_default=False)  # a query string: "true" / "false"
+    limit = QueryInteger(load_default=100, validate=PAGE)
 
 
 class InboxNotificationView(Schema):
@@ -528,7 +679,34 @@ class InboxNotificationView(Schema):
     read_at = fields.AwareDateTime(format="iso", allow_none=True)
 
 
+class CentreNotificationView(Schema):
+    id = fields.Integer()
+    recipient = fields.String()
+    event_id = fields.String()
+    event_type = fields.String()
+    subject = fields.String()
+    body = fields.String()
+    created_at = fields.AwareDateTime(format="iso")
+    read = fields.Boolean()
+
+
 class CircularIssue(Request):
+    # What _sections_with_their_audience says, for the OpenAPI document.
+    JSON_SCHEMA: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "properties": {"audience": {"enum": ["sections"]}, "sections": {"minItems": 1}},
+                "required": ["audience", "sections"],
+            },
+            {
+                "properties": {
+                    "audience": {"enum": [a for a in CIRCULAR_AUDIENCES if a != "sections"]},
+                    "sections": {"maxItems": 0},
+                }
+            },
+        ]
+    }
+
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     audience = fields.String(load_default="all_sections", validate=validate.OneOf(CIRCULAR_AUDIENCES))
