@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := -e shared/counting -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
+PACKAGES := -e shared/counting -e shared/contract -e shared/cli -e shared -e services/sections -e services/voting -e services/secretariat -e services/gateway
 
 .PHONY: install run test test-faults lint bench compose-smoke scale-voting clean
 

@@ -5,7 +5,9 @@
 #  1. starts a Docker engine if none runs (../shared/tools/docker-here), or skips in one line
 #  2. prepares the per-service databases and roles with the script compose itself uses
 #  3. builds every image; checks they hold no compiler and run as non-root
-#  4. starts the stack with --scale voting=3 and waits until every container is healthy
+#  4. makes the keys and the services' broker accounts with the one-shot `keys` and `accounts`
+#     (through the machine's RabbitMQ management API), starts the stack with --scale voting=3
+#     and waits until every container is healthy; each service connects as its own account
 #  5. registers a section through the containerised gateway; the secretariat hears of it
 #  6. kills one voting replica; sections registered afterwards still reach voting's read model
 #  7. rebuilds an image after a code-only change: dependency layers come from the cache
@@ -43,12 +45,15 @@ cleanup() {
   status=$?
   mkdir -p var
   docker-compose logs --no-color --tail=100 >var/compose-smoke.log 2>&1 || true
-  docker-compose down --remove-orphans --timeout 20 >/dev/null 2>&1 || true
+  docker-compose down --volumes --remove-orphans --timeout 20 >/dev/null 2>&1 || true
   docker image rm -f congress-smoke/rebuilt >/dev/null 2>&1 || true
   for db in sections voting secretariat; do
     psql -q -c "DROP DATABASE IF EXISTS smoke_$db WITH (FORCE)" -c "DROP ROLE IF EXISTS smoke_$db" >/dev/null 2>&1 || true
   done
   rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
+  for service in sections voting secretariat gateway; do
+    rabbitmqctl -q delete_user "congress-$service.$VHOST" >/dev/null 2>&1 || true
+  done
   rm -rf "$scratch"
   if [ "$started_engine" = yes ]; then "$DOCKER_HERE" stop >/dev/null 2>&1 || true; fi
   [ $status -eq 0 ] || say "logs of the containers are in var/compose-smoke.log"
@@ -66,6 +71,8 @@ deploy/postgres/init-databases.sh >/dev/null
 rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
 rabbitmqctl -q add_vhost "$VHOST"
 rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*'
+curl -sf -u guest:guest http://127.0.0.1:15672/api/whoami >/dev/null \
+  || fail "the accounts step needs RabbitMQ's management API on 127.0.0.1:15672 (rabbitmq-plugins enable rabbitmq_management)"
 
 say "building the images"
 started=$(date +%s)
@@ -83,6 +90,13 @@ for service in sections voting secretariat gateway; do
 done
 say "images run as non-root and hold no compiler"
 
+say "making the keys and the services' broker accounts (one-shot keys, accounts)"
+docker-compose run --rm --no-deps keys >"$scratch/keys.log" 2>&1 || { cat "$scratch/keys.log"; fail "keys"; }
+docker-compose run --rm --no-deps accounts >"$scratch/accounts.log" 2>&1 \
+  || { cat "$scratch/accounts.log"; fail "accounts"; }
+grep -q "voting" "$scratch/accounts.log" || fail "accounts wrote no URI for voting"
+! grep -q "amqp://" "$scratch/accounts.log" || fail "accounts printed a URI (and its password)"
+
 say "starting the stack with three voting replicas"
 docker-compose up -d --no-deps --scale voting=3 sections voting secretariat gateway-host >/dev/null 2>&1 \
   || fail "docker-compose up"
@@ -96,6 +110,14 @@ all_healthy() {
 wait_for 240 "six healthy containers" all_healthy
 [ "$(docker-compose ps -q voting | wc -l)" -eq 3 ] || fail "expected three voting containers"
 say "six containers healthy, three of them voting"
+
+# Each service is connected as its own account; nothing in the smoke's vhost as guest.
+users=$(rabbitmqctl -q list_connections user vhost | awk -v v="$VHOST" '$2 == v {print $1}' | sort -u | tr '\n' ' ')
+for service in sections voting secretariat gateway; do
+  [[ " $users" == *" congress-$service.$VHOST "* ]] || fail "no connection as congress-$service.$VHOST (saw: $users)"
+done
+[[ " $users" != *" guest "* ]] || fail "a container connected as guest"
+say "each service connected as its own broker account"
 
 register() {
   curl -sf -X POST "$GATEWAY/api/v1/sections" -H "$AUTH" -H 'Content-Type: application/json' \

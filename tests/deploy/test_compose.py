@@ -146,10 +146,86 @@ def test_each_service_uses_its_own_database_and_role(docker_compose: str) -> Non
         env = environment(services[name])
         url = sa.engine.make_url(env["DATABASE_URL"])
         assert (url.drivername, url.host, url.username, url.database) == ("postgresql+psycopg2", "postgres", name, name)
-        assert "@rabbitmq:5672/" in env["AMQP_URI"], name
     assert "DATABASE_URL" not in environment(services["gateway"])
     mounts = [str(v) for v in services["postgres"].get("volumes", [])]
     assert any("init-databases.sh" in m and "/docker-entrypoint-initdb.d/" in m for m in mounts), mounts
+
+
+def mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    """Named volumes by target: (volume, read-only)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            found[volume["target"]] = (str(volume.get("source")), bool(volume.get("read_only")))
+        else:
+            source, target, *mode = str(volume).split(":")
+            found[target] = (source, mode == ["ro"])
+    return found
+
+
+def test_each_service_connects_as_its_own_broker_account_from_its_own_volume(docker_compose: str) -> None:
+    services = config(docker_compose, BASE)["services"]
+    for name in PROJECT:
+        env = environment(services[name])
+        # No broker password in any service's settings: the administrator's stays with `accounts`.
+        assert "AMQP_URI" not in env, name
+        assert env["AMQP_URI_FILE"] == "/var/lib/congress/broker/amqp_uri", name
+        assert mounts(services[name])["/var/lib/congress/broker"] == (f"broker-{name}", True), name
+        needs = services[name]["depends_on"]
+        for step in ("keys", "accounts"):
+            assert needs[step] == {"condition": "service_completed_successfully"}, (name, step)
+    accounts = services["accounts"]
+    assert accounts["entrypoint"] == ["congress-service", "accounts", "apply"]
+    assert {target: volume for target, (volume, _) in mounts(accounts).items()} == {
+        f"/var/lib/congress/broker/{name}": f"broker-{name}" for name in PROJECT
+    }
+    env = environment(accounts)
+    assert env["RABBITMQ_MANAGEMENT_URL"] == "http://rabbitmq:15672"
+    assert env["RABBITMQ_ADMIN_USER"] and env["RABBITMQ_ADMIN_PASSWORD"]
+    assert "@" not in env["AMQP_URI"], "only where the services connect, no credentials"
+    assert accounts["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+    assert services["rabbitmq"]["image"].endswith("-management"), "accounts needs the management API"
+    # Only `accounts` and the service itself see a service's broker volume.
+    for name in PROJECT:
+        holders = {s for s, svc in services.items() if any(v == f"broker-{name}" for v, _ in mounts(svc).values())}
+        assert holders == {name, "accounts"}, name
+
+
+def test_keys_are_made_once_and_mounted_read_only_where_needed(docker_compose: str) -> None:
+    services = config(docker_compose, BASE)["services"]
+    keys = services["keys"]
+    assert "keys init" in " ".join(keys["command"])
+    assert {v for v, _ in mounts(keys).values()} == {"service-key", "voting-keys"}
+    for name in PROJECT:
+        env = environment(services[name])
+        assert env["CONGRESS_SERVICE_KEY_FILE"].startswith("/var/lib/congress/keys/service/"), name
+        assert mounts(services[name])["/var/lib/congress/keys/service"] == ("service-key", True), name
+        voting_keys = [t for t, (v, _) in mounts(services[name]).items() if v == "voting-keys"]
+        has_ballot_key = "BALLOT_KEY_FILE" in env or "RECORD_SIGNING_KEY_FILE" in env
+        if name == "voting":
+            assert voting_keys == ["/var/lib/congress/keys/voting"]
+            assert mounts(services[name])["/var/lib/congress/keys/voting"][1], "read-only"
+            for key in ("BALLOT_KEY_FILE", "RECORD_SIGNING_KEY_FILE"):
+                assert env[key].startswith("/var/lib/congress/keys/voting/"), key
+        else:
+            assert not voting_keys and not has_ballot_key, "the ballot and record keys are voting's alone"
+    for step in ("keys", "accounts"):
+        assert services[step]["restart"] == "no" and services[step]["healthcheck"] in (
+            {"disable": True},
+            {"test": ["NONE"]},
+        )
+        assert services[step]["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+def test_dockerfile_makes_the_mount_points_private_to_the_service_user() -> None:
+    text = DOCKERFILE.read_text()
+    final = re.split(r"^FROM ", text, flags=re.M)[-1]
+    made = re.search(r"install -d -o 10001 -g 10001 -m 0700 ((?:[^\n]*\\\n)*[^\n]*)", final)
+    assert made, "install -d … in the final stage"
+    folders = set(made.group(1).replace("\\", " ").split())
+    for service in PROJECT:
+        assert f"/var/lib/congress/broker/{service}" in folders
+    assert {"/var/lib/congress/keys/service", "/var/lib/congress/keys/voting", "/var/lib/congress/broker"} <= folders
 
 
 def test_gateway_port_and_admin_token_come_from_the_environment(docker_compose: str) -> None:
@@ -170,14 +246,23 @@ def test_host_override_runs_the_services_on_the_host_network(docker_compose: str
     services = config(docker_compose, BASE, HOST, DB_PREFIX="smoke_")["services"]
     enabled = {name: s for name, s in services.items() if not s.get("profiles")}
     # The machine provides RabbitMQ and PostgreSQL; the gateway's stand-in publishes no port.
-    assert set(enabled) == {"sections", "voting", "secretariat", "gateway-host"}
+    assert set(enabled) == {"sections", "voting", "secretariat", "gateway-host", "keys", "accounts"}
     for name, service in enabled.items():
         assert service["network_mode"] == "host", name
         assert service["build"]["network"] == "host", name
         assert not service.get("ports"), name
         assert "container_name" not in service, name
+        if name in ("keys", "accounts"):
+            continue
         assert service.get("healthcheck", {}).get("test"), name
-        assert "@127.0.0.1:5672/" in environment(service)["AMQP_URI"], name
+        assert environment(service)["AMQP_URI_FILE"] == "/var/lib/congress/broker/amqp_uri", name
+        assert "AMQP_URI" not in environment(service), name
+    accounts = environment(enabled["accounts"])
+    assert accounts["RABBITMQ_MANAGEMENT_URL"] == "http://127.0.0.1:15672"
+    assert accounts["AMQP_URI"].endswith("@127.0.0.1:5672/") or accounts["AMQP_URI"] == "amqp://127.0.0.1:5672/"
+    gateway_mounts = mounts(enabled["gateway-host"])
+    assert gateway_mounts["/var/lib/congress/broker"] == ("broker-gateway", True)
+    assert gateway_mounts["/var/lib/congress/keys/service"] == ("service-key", True)
     for name in WITH_STORE:
         url = sa.engine.make_url(environment(enabled[name])["DATABASE_URL"])
         assert (url.host, url.username, url.database) == ("127.0.0.1", f"smoke_{name}", f"smoke_{name}")

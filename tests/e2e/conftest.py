@@ -35,6 +35,8 @@ class Stack:
     admin_token: str
     observer_token: str
     sections_broker: TcpProxy
+    # Each service's own broker account (None where the run has no vhost of its own).
+    service_uris: dict[str, str] | None = None
     engines: dict[str, sa.Engine] = field(default_factory=dict)
     sections_metrics: str = ""
 
@@ -75,6 +77,9 @@ def running_stack(
         urls = {s: infra.create_database(f"congress_e2e_{s}") for s in SERVICES_WITH_STORES}
     proxy = TcpProxy(infra.RABBIT_PORT, infra.RABBIT_HOST)
     vhost = amqp_uri.rsplit("/", 1)[1]
+    accounts = infra.service_uris(vhost or None)
+    own = {s: {"AMQP_URI": uri} for s, uri in accounts.items()} if accounts else {}
+    relay_uri = accounts["sections"] if accounts else amqp_uri
     admin, observer = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     metrics_port = free_port()
     processes = LocalStack(
@@ -83,16 +88,21 @@ def running_stack(
             "GATEWAY_PORT": str(free_port()),
             "ADMIN_TOKEN": admin,
             "OBSERVER_TOKEN": observer,
+            # The tests' webhook receiver listens on loopback: allowed here on purpose.
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
             **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()},
             **(extra_env or {}),
         },
         log_dir=workdir / "log",
-        # The sections relay publishes through a proxy the tests can cut; RPC stays direct.
+        # Each service as its own broker account; the sections relay publishes (as sections)
+        # through a proxy the tests can cut, RPC stays direct.
         service_env={
+            **own,
             "sections": {
-                "EVENTS_AMQP_URI": infra.amqp_uri(vhost, port=proxy.port),
+                **own.get("sections", {}),
+                "EVENTS_AMQP_URI": infra.with_port(relay_uri, proxy.port),
                 "METRICS_PORT": str(metrics_port),
-            }
+            },
         },
         replicas=replicas,
     )
@@ -107,6 +117,7 @@ def running_stack(
             admin_token=admin,
             observer_token=observer,
             sections_broker=proxy,
+            service_uris=accounts,
             engines=engines,
             sections_metrics=f"http://127.0.0.1:{metrics_port}/metrics",
         )

@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from kombu import Connection, Queue
 
+from congress import broker_accounts
+
 RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1")
 RABBIT_PORT = int(os.environ.get("TEST_RABBIT_PORT", "5672"))
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -38,6 +40,41 @@ def create_vhost() -> str | None:
 
 def delete_vhost(name: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
+    # Users outlive their vhost: the run's service accounts go with it, and those a `make run`
+    # under test made in it.
+    _service_uris.pop(name, None)
+    try:
+        admin = broker_accounts.connect_admin()
+        for label in (LABEL, ""):
+            broker_accounts.remove_service_accounts(admin, name, label=label)
+    except broker_accounts.BrokerAdminError:
+        pass  # nothing was made without an admin either
+
+
+# The test stacks' accounts, apart from those a `make run` under test makes in the same vhost
+# (which would otherwise change the passwords the running stacks reconnect with).
+LABEL = "e2e"
+_service_uris: dict[str, dict[str, str]] = {}
+
+
+def service_uris(vhost: str | None) -> dict[str, str] | None:
+    """Each service's own account in the run's vhost (made once per vhost); None without a
+    vhost of our own, where the services share guest rather than touch `make run`'s accounts."""
+    if vhost is None:
+        return None
+    if vhost not in _service_uris:
+        admin = broker_accounts.connect_admin()
+        _service_uris[vhost] = broker_accounts.apply_service_accounts(
+            admin, vhost, RABBIT_HOST, RABBIT_PORT, label=LABEL
+        )
+    return _service_uris[vhost]
+
+
+def with_port(uri: str, port: int) -> str:
+    """The same account through another port (the tests' TCP proxy)."""
+    head, rest = uri.rsplit("@", 1)
+    host_port, path = rest.split("/", 1)
+    return f"{head}@{host_port.rsplit(':', 1)[0]}:{port}/{path}"
 
 
 def amqp_uri(vhost: str | None, port: int = RABBIT_PORT) -> str:

@@ -1,7 +1,9 @@
 """The whole stack as local processes: what `make run` starts and what end-to-end tests drive.
 
-python -m congress.devstack      check RabbitMQ, start the four services, print the gateway
-                                  URL and admin token, stop them all on Ctrl-C
+python -m congress.devstack      check RabbitMQ, give each service its own broker account (when
+                                  the management API or rabbitmqctl lets us), start the four
+                                  services, print the gateway URL and admin token, stop them all
+                                  on Ctrl-C
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from congress import broker_accounts
 from congress.keys import ALL_KEYS, ensure_keys
 from congress.launcher import SERVICES, amqp_uri
 
@@ -45,6 +48,21 @@ class LocalStack:
         self.log_dir = Path(log_dir)
         self.services = services
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def use_own_broker_accounts(self, folder: Path | str | None = None) -> str | None:
+        """Run each service as its own broker account (URIs in `folder`/<service>/amqp_uri, 0600);
+        None when done, else why not (the services then share the given AMQP_URI)."""
+        uri = self.env.get("AMQP_URI") or amqp_uri()
+        host, port, vhost = broker_accounts.parse_amqp_uri(uri)
+        folder = Path(folder) if folder is not None else self.log_dir.parent / "broker"
+        try:
+            admin = broker_accounts.connect_admin(amqp_host=host)
+            broker_accounts.apply_service_accounts(admin, vhost, host, port, folder=folder, services=self.services)
+        except broker_accounts.BrokerAdminError as exc:
+            return str(exc)
+        for service in self.services:
+            self.service_env.setdefault(service, {})["AMQP_URI_FILE"] = str(broker_accounts.uri_file(folder, service))
+        return None
 
     @property
     def gateway_url(self) -> str:
@@ -118,10 +136,17 @@ def main() -> int:
     uri = amqp_uri()
     problem = broker_reachable(uri)
     if problem:
-        print(f"make run: RabbitMQ is not reachable at {uri} ({problem}); start it or set AMQP_URI", file=sys.stderr)
+        where = broker_accounts.redact(uri)
+        print(f"make run: RabbitMQ is not reachable at {where} ({problem}); start it or set AMQP_URI", file=sys.stderr)
         return 1
     token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(24)
     stack = LocalStack(env={"ADMIN_TOKEN": token})
+    refused = stack.use_own_broker_accounts()
+    if refused:  # a remote broker where we hold no admin rights: still usable, just less strict
+        print(
+            f"make run: no broker accounts of their own for the services ({refused}); they use AMQP_URI",
+            file=sys.stderr,
+        )
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:

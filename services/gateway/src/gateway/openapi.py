@@ -15,10 +15,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-from congress import __version__
 from congress.actors import SECTION_OFFICER
 from congress.contract import api as bodies
 from congress.contract.asyncapi import use_json_schema_formats
+from congress.version import __version__
 from gateway.routes import PATH_PARAMETER, Route, declared_routes
 
 

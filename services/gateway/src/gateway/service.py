@@ -9,7 +9,6 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from congress import __version__
 from congress.actors import ADMIN, ANYONE, DELEGATE, OBSERVER, SECTION_OFFICER, STAFF, Actor
 from congress.contract import api as bodies
 from congress.contract.asyncapi import asyncapi_document
@@ -18,6 +17,7 @@ from congress.keys import SERVICE_KEY
 from congress.messaging.nameko_edge import LogContext, RequireKeys, RpcProxy
 from congress.metrics import exposition
 from congress.rpc import ServiceUnavailable, call
+from congress.version import __version__
 from gateway.auth import TokenBook, presented_token, receipt_key, token_hash
 from gateway.http import api, json_response, optional_json, read_json
 from gateway.openapi import openapi_document

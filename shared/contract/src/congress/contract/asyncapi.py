@@ -13,9 +13,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import fields
 
-from congress import __version__
 from congress.contract.catalogue import CATALOGUE
 from congress.contract.envelope import EnvelopeSchema
+from congress.version import __version__
 
 AMQP_BINDING_VERSION = "0.3.0"
 SERVER = "broker"

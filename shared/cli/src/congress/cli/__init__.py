@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from congress import __version__
 from congress.cli.client import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from congress.cli.command import Context, Group
+from congress.version import __version__
 
 # name: (module under congress.cli, one line of help), in the order `congress --help` lists them.
 SECTIONS: tuple[tuple[str, dict[str, tuple[str, str]]], ...] = (
