@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import free_port
+from tests.support.infra import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +60,24 @@ def test_make_run_prints_url_and_token_and_ctrl_c_stops_every_service(tmp_path, 
         assert (tmp_path / "var" / "sections.sqlite").exists()  # embedded default store
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) == 4
+        # The stores and keys are for the services' user only.
+        assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+        assert {p.stat().st_mode & 0o777 for p in (tmp_path / "var" / "keys").iterdir()} == {0o600}
+
+        # A service that dies is started again; the others keep serving meanwhile.
+        victim = children[1]
+        os.kill(int(victim), signal.SIGKILL)
+
+        def replaced() -> list[str]:
+            now = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+            return now if len(now) == 4 and victim not in now else []
+
+        children = eventually(replaced, timeout=30, what="the killed service started again")
+        eventually(
+            lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200,
+            timeout=60,
+            what="the stack healthy again",
+        )
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)

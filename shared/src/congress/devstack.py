@@ -45,6 +45,8 @@ class LocalStack:
         self.service_env = service_env or {}
         self.replicas = replicas or {}
         self.env.setdefault("GATEWAY_PORT", "8000")
+        # Where delegates vote: the credential email links to PUBLIC_URL/vote.
+        self.env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{self.env['GATEWAY_PORT']}")
         self.log_dir = Path(log_dir)
         self.services = services
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -73,19 +75,21 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in [service] if service else self.services:
             for replica in range(1, self.replicas.get(name, 1) + 1):
-                key = name if replica == 1 else f"{name}-{replica}"
-                (self.log_dir / key).mkdir(exist_ok=True)  # the replica's own heartbeat
-                log = open(self.log_dir / f"{key}.log", "ab")
-                self.processes[key] = subprocess.Popen(
-                    [str(BIN / "congress-service"), "run", name],
-                    env={
-                        **self.env,
-                        **self.service_env.get(name, {}),
-                        "CONGRESS_HEARTBEAT_DIR": str(self.log_dir / key),
-                    },
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+                self._spawn(name if replica == 1 else f"{name}-{replica}", name)
+
+    def restart(self, key: str) -> None:
+        """Start again the one process `key` (`voting-2`, say) in place of one that exited."""
+        self._spawn(key, key.split("-")[0])
+
+    def _spawn(self, key: str, name: str) -> None:
+        (self.log_dir / key).mkdir(exist_ok=True)  # the replica's own heartbeat
+        with open(self.log_dir / f"{key}.log", "ab") as log:
+            self.processes[key] = subprocess.Popen(
+                [str(BIN / "congress-service"), "run", name],
+                env={**self.env, **self.service_env.get(name, {}), "CONGRESS_HEARTBEAT_DIR": str(self.log_dir / key)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -132,6 +136,33 @@ def broker_reachable(uri: str) -> str | None:
     return None
 
 
+class Supervisor:
+    """What `make run` does when a service process dies: start it again (the others keep serving),
+    unless it keeps dying, which a restart would not mend (a bad setting, say)."""
+
+    def __init__(self, stack: LocalStack, burst: int = 5, window: float = 60.0) -> None:
+        self.stack = stack
+        self.burst = burst
+        self.window = window
+        self.restarts: dict[str, list[float]] = {}
+
+    def tend(self) -> bool:
+        """Restart what died; False when a service died `burst` times within `window` seconds."""
+        for name, process in list(self.stack.processes.items()):
+            if process.poll() is None:
+                continue
+            log = self.stack.log_dir / f"{name}.log"
+            now = time.monotonic()
+            recent = [t for t in self.restarts.get(name, []) if now - t < self.window] + [now]
+            self.restarts[name] = recent
+            if len(recent) > self.burst:
+                print(f"{name} keeps exiting ({process.returncode}); see {log}", file=sys.stderr)
+                return False
+            print(f"{name} exited with {process.returncode}; starting it again (see {log})", file=sys.stderr)
+            self.stack.restart(name)
+        return True
+
+
 def main() -> int:
     uri = amqp_uri()
     problem = broker_reachable(uri)
@@ -161,12 +192,10 @@ def main() -> int:
         print(f"congress is running: {stack.gateway_url}  (logs in {stack.log_dir}/)")
         print(f"admin token: {token}")
         print("Ctrl-C stops every service.")
+        supervisor = Supervisor(stack)
         while not stopping:
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    log = stack.log_dir / f"{name}.log"
-                    print(f"{name} exited with {process.returncode}; see {log}", file=sys.stderr)
-                    stopping = True
+            if not supervisor.tend():
+                stopping = True
             time.sleep(0.5)
     except (RuntimeError, TimeoutError) as exc:
         print(f"make run: {exc}", file=sys.stderr)
