@@ -8,11 +8,13 @@ figures go to stdout and var/faults/last-run.{json,md}. The broker cut runs last
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -223,6 +225,20 @@ def test_the_secretariat_killed_while_deliveries_are_in_flight(
     assert verdict.holds, verdict.violations
 
 
+def _voting_log_since(stack: FaultStack, needle: str, since: float) -> list[str]:
+    """The messages of every voting replica's log lines containing `needle`, logged after `since` (wall clock)."""
+    found = []
+    for key in stack.replicas("voting"):
+        for line in stack.log_lines(key, needle):
+            try:
+                entry = json.loads(line)
+                if datetime.fromisoformat(entry["ts"]).timestamp() >= since:
+                    found.append(entry["message"])
+            except (ValueError, KeyError):
+                continue
+    return found
+
+
 def _circular_deliveries(stack: FaultStack, title: str) -> list[dict[str, Any]] | None:
     """The email deliveries of our circular (its circular.issued event), None before they exist."""
     issued = [e for e in _events(stack, "secretariat", "circular.issued") if e["event"]["data"]["title"] == title]
@@ -306,6 +322,16 @@ def test_the_broker_cut_for_every_service(healthy: FaultStack, congress: Congres
         died = [f"{d.key}@+{d.at - cut:.0f}s" for d in healthy.deaths if d.at >= cut]
         back = healthy.reconnected(windows.get("restored_wall", time.time()))
         run.extra["reconnected_s"] = ",".join(f"{k}:{v}" for k, v in back.items())
+        # Requests whose clients were gone: refused unworked after the return, none worked late.
+        since = windows.get("restored_wall", time.time())
+        stale = _voting_log_since(healthy, "refused an RPC: voting.", since)
+        refused_stale = [m for m in stale if "expired" in m]
+        late = [float(m.split(" sent ")[1].split("s ago")[0]) for m in _voting_log_since(healthy, "a late RPC:", since)]
+        patience = env_float("FAULTS_CLIENT_TIMEOUT", 15.0)
+        worked_stale = [age for age in late if age > patience]
+        run.extra.update(
+            stale_refused_after_return=len(refused_stale), oldest_call_worked_after_return_s=max(late, default=0)
+        )
         answered = sorted(a.latency for a in during if a.status is not None)
         run.extra.update(
             during_cut=dict(Counter(str(a.status or a.error) for a in during)),
@@ -322,6 +348,11 @@ def test_the_broker_cut_for_every_service(healthy: FaultStack, congress: Congres
             problems.append(f"/health did not answer within 5 s {len(silent)} time(s) during the cut and recovery")
         if said_ok:
             problems.append(f"/health said all is well {len(said_ok)} time(s) while the broker was cut")
+        if worked_stale:
+            problems.append(
+                f"voting worked {len(worked_stale)} request(s) after the return that were older than the clients' "
+                f"{patience:.0f} s timeout (oldest {max(worked_stale):.0f} s)"
+            )
         if slow := {k: v for k, v in back.items() if v is None or v > SERVE_AGAIN_WITHIN}:
             problems.append(
                 f"consumers reconnected more than {SERVE_AGAIN_WITHIN:.0f} s after the broker's return: {slow}"

@@ -5,6 +5,12 @@ The edge also keeps out what no service should see (issue 11): bodies over 1 MiB
 the body is read), JSON nested deeper than 32 (400), clients that keep presenting wrong tokens
 (429 with Retry-After), and unsafe correlation ids (replaced). Every answer carries the usual
 security headers; 401s say how to authenticate (WWW-Authenticate: Bearer).
+
+And it keeps the gateway answering when what is behind it is not (issue 16): every 503 says
+when to try again (Retry-After); a request that needs a service is refused at once (503) while
+the broker is known to be away, or when no worker frees up for it within a few seconds,
+instead of queueing past its client's patience; `/health` is answered from the readiness
+monitor's last look (gateway/health.py) before any route runs, so it needs no worker.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
+import eventlet
 from eventlet.event import Event
+from nameko.exceptions import ContainerBeingKilled
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -37,7 +45,7 @@ from congress.errors import (
     NotAuthenticated,
     NotFound,
 )
-from congress.rpc import ServiceUnavailable
+from congress.rpc import RETRY_LATER, RETRY_SOON, ServiceUnavailable, is_transient_remote
 from gateway.auth import FailureLimiter, client_address, parse_proxies
 from gateway.routes import Handler, Route, guarded
 
@@ -77,6 +85,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in no id or code; PostgreSQL refuse
 
 CLOSE_CONNECTION = "congress.close_connection"  # environ key: a callable that ends keep-alive
 
+HEALTH_PATH = "/health"
+DEFAULT_WORKERS = 50  # the gateway's workers mostly wait on RPC; MAX_WORKERS or GATEWAY_MAX_WORKERS set it
+QUEUE_SECONDS = 3.0  # how long a request may wait for a free worker before a 503
+QUEUE_LIMIT = 200  # requests waiting for a worker at most; beyond, a 503 at once
+
+
+class Readiness(Protocol):
+    """What the edge asks of the gateway's readiness monitor (gateway/health.py)."""
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """The /health answer (status, body), from the monitor's last look."""
+        ...
+
+    def broker_down(self) -> bool:
+        """Whether the broker is known to be away now."""
+        ...
+
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)
@@ -84,6 +109,13 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None) -> Response:
     return json_response({"error": {"code": code, "message": message, "fields": fields or {}}}, status)
+
+
+def unavailable(message: str, retry_after: int = RETRY_LATER) -> Response:
+    """503, saying when to try again."""
+    response = error_response(503, "unavailable", message)
+    response.headers["Retry-After"] = str(max(1, int(retry_after)))
+    return response
 
 
 def nested_deeper_than(text: str, limit: int = MAX_DEPTH) -> bool:
@@ -203,6 +235,8 @@ class JsonWsgiApp(WsgiApp):
     and every request passes the edge's checks first."""
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == HEALTH_PATH and self.server.readiness is not None:
+            return secure(self.health(environ))(environ, start_response)
         presented = bool(environ.get("HTTP_AUTHORIZATION"))
         client = client_address(
             environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), self.server.trusted_proxies
@@ -213,7 +247,23 @@ class JsonWsgiApp(WsgiApp):
             response.headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"' if presented else "Bearer")
             if presented:
                 self.server.limiter.failed(client)
+        if response.status_code == 503:
+            response.headers.setdefault("Retry-After", str(RETRY_LATER))
         return secure(response)(environ, start_response)
+
+    def health(self, environ: dict) -> Response:
+        """GET /health from the monitor's cache: in the connection's own greenthread, no worker."""
+        assert self.server.readiness is not None
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            response = error_response(405, "method_not_allowed", "GET /health only")
+            response.headers["Allow"] = "GET, HEAD"
+            _leave_unread_body(environ)
+            return response
+        status, body = self.server.readiness.health()
+        response = json_response(body, status)
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_SOON)
+        return response
 
     def refuse_early(self, environ: dict, client: str, presented: bool) -> Response | None:
         """429 and 413 come before any route runs, so before any service is called."""
@@ -287,13 +337,25 @@ class JsonWebServer(WebServer):
         super().__init__()
         self.limiter = FailureLimiter()
         self.trusted_proxies: tuple = ()
+        self.readiness: Readiness | None = None  # set by the gateway's monitor, when it has one
+        self.workers: int | None = None
+        self.queue_seconds = QUEUE_SECONDS
+        self.queue_limit = QUEUE_LIMIT
+        self.waiting = 0  # requests waiting for a free worker now
 
     def setup(self) -> None:
         super().setup()
         self.configure(self.container.config)
+        pool = getattr(self.container, "_worker_pool", None)
+        if self.workers and pool is not None and pool.size != self.workers:
+            # nameko sizes the pool from max_workers for every service alike; the gateway's own.
+            pool.resize(self.workers)
+            self.container.max_workers = self.workers
 
     def configure(self, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
-        """AUTH_FAILURES_PER_MINUTE (20) and TRUSTED_PROXIES (none): nameko config, then environment."""
+        """AUTH_FAILURES_PER_MINUTE (20), TRUSTED_PROXIES (none), GATEWAY_MAX_WORKERS (MAX_WORKERS
+        when that is set, else 50), HTTP_QUEUE_SECONDS (3) and HTTP_QUEUE_LIMIT (200): nameko
+        config, then environment."""
         environ = os.environ if environ is None else environ
 
         def setting(key: str, default: str) -> str:
@@ -304,6 +366,33 @@ class JsonWebServer(WebServer):
 
         self.limiter = FailureLimiter(int(setting("AUTH_FAILURES_PER_MINUTE", "20")))
         self.trusted_proxies = parse_proxies(setting("TRUSTED_PROXIES", ""))
+        workers = setting("GATEWAY_MAX_WORKERS", "") or ("" if environ.get("MAX_WORKERS") else str(DEFAULT_WORKERS))
+        self.workers = int(workers) if workers else None
+        self.queue_seconds = float(setting("HTTP_QUEUE_SECONDS", str(QUEUE_SECONDS)))
+        self.queue_limit = int(setting("HTTP_QUEUE_LIMIT", str(QUEUE_LIMIT)))
+
+    def broker_down(self) -> bool:
+        return self.readiness is not None and self.readiness.broker_down()
+
+    def admit(self, container: Any, spawn: Callable[[], Any]) -> Any:
+        """Run `spawn` (which takes a worker) if a worker is free now or frees up within
+        `queue_seconds`, with at most `queue_limit` requests waiting; else 503 at once or then,
+        rather than a wait the client gives up on."""
+        pool = getattr(container, "_worker_pool", None)
+        if pool is None or (pool.free() > 0 and not pool.waiting()):
+            return spawn()
+        if self.waiting >= self.queue_limit:
+            raise ServiceUnavailable("the gateway is busy; try again shortly", retry_after=RETRY_SOON)
+        self.waiting += 1
+        try:
+            busy = ServiceUnavailable(
+                f"the gateway is busy (no worker free within {self.queue_seconds:.0f}s); try again shortly",
+                retry_after=RETRY_SOON,
+            )
+            with eventlet.Timeout(self.queue_seconds, busy):
+                return spawn()
+        finally:
+            self.waiting -= 1
 
     def make_url_map(self) -> Map:
         # No merging of "//": werkzeug would answer a redirect (308) no route documents; an empty
@@ -338,13 +427,19 @@ class ApiEntrypoint(HttpRequestHandler):
             if any(isinstance(value, str) and _CONTROL.search(value) for value in kwargs.values()):
                 raise NotFound("no resource has a control character in its name")
             self.check_signature(args, kwargs)
+            if self.needs_services and self.server.broker_down():
+                raise ServiceUnavailable("the message broker cannot be reached; try again shortly")
             done = Event()
-            self.container.spawn_worker(
-                self,
-                args,
-                kwargs,
-                context_data={"correlation_id": correlation_id},
-                handle_result=partial(self.handle_result, done),
+            self.server.admit(
+                self.container,
+                partial(
+                    self.container.spawn_worker,
+                    self,
+                    args,
+                    kwargs,
+                    context_data={"correlation_id": correlation_id},
+                    handle_result=partial(self.handle_result, done),
+                ),
             )
             response = self.response_from_result(done.wait())
         except Exception as exc:
@@ -352,12 +447,22 @@ class ApiEntrypoint(HttpRequestHandler):
         response.headers["X-Correlation-Id"] = correlation_id
         return response
 
+    @property
+    def needs_services(self) -> bool:
+        """A declared route that calls a service (not `offline`): it cannot be served without the broker."""
+        return self.route is not None and not self.route.offline
+
     def response_from_exception(self, exc: Exception) -> Response:
         for error_type, status in STATUS.items():
             if isinstance(exc, error_type):
                 return error_response(status, exc.code, exc.message, exc.fields)
         if isinstance(exc, ServiceUnavailable):
-            return error_response(503, "unavailable", str(exc))
+            return unavailable(str(exc), exc.retry_after)
+        if isinstance(exc, ContainerBeingKilled):  # this gateway is stopping: another one will answer
+            return unavailable("the gateway is stopping; try again shortly", RETRY_SOON)
+        if is_transient_remote(exc):  # a service's database or its own callee away: not our bug
+            log.warning("a service could not answer now: %s", exc)
+            return unavailable(f"a service cannot answer now ({exc.exc_type}); try again shortly", RETRY_SOON)
         log.error("unexpected error in the gateway", exc_info=exc)
         return error_response(500, "internal", "an unexpected error occurred; it has been logged")
 

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import eventlet
+import jwt
 import sqlalchemy as sa
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
 from nameko.amqp.publish import Publisher
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+from nameko.containers import WorkerContext
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import MalformedRequest
 from nameko.extensions import DependencyProvider
@@ -47,7 +49,34 @@ def heartbeat_path(service: str) -> Path:
 
 class SteadyQueueConsumer(QueueConsumer):
     """nameko's queue consumer, back within a second or two of the broker's return (kombu's
-    default waits 2 s more after each failed try, up to 30 s between tries)."""
+    default waits 2 s more after each failed try, up to 30 s between tries).
+
+    `connected` says whether its consumers are on the broker now: False from the moment the
+    connection is lost (or a try to make one fails) until they consume again. The gateway reads
+    it to refuse at once what needs the broker while it is away, and for its /health."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected = False
+        self.changed_at = time.monotonic()
+
+    def _mark(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected, self.changed_at = connected, time.monotonic()
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self._mark(True)
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    def on_connection_error(self, exc: Any, interval: Any) -> None:
+        self._mark(False)
+        super().on_connection_error(exc, interval)
+
+    def consume(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from super().consume(*args, **kwargs)
+        finally:  # the connection was lost (or the consumer stops): not consuming any more
+            self._mark(False)
 
     @contextmanager
     def establish_connection(self) -> Iterator[Any]:
@@ -102,11 +131,29 @@ class SignedRpc(Rpc):
             issuer = verify_call(proof, service, self.method_name, args, kwargs)
             if self.callers and issuer not in self.callers:
                 raise InvalidProof(f"{service}.{self.method_name} takes calls from {', '.join(self.callers)} only")
+            age, waited = _call_age(proof)
+            if age > waited:
+                # Its caller stopped waiting: nobody would get the answer (the broker was away).
+                raise InvalidProof(f"{service}.{self.method_name}: the call's proof has expired (sent {age:.0f}s ago)")
         except InvalidProof as refused:
-            log.warning("refused an RPC: %s", refused)  # someone on the broker without the key
+            log.warning("refused an RPC: %s", refused)  # stale, or someone on the broker without the key
             raise
-        log.debug("%s.%s: a call signed by %s", service, self.method_name, issuer)
+        if age >= LATE_CALL:
+            log.info("a late RPC: %s.%s sent %.0fs ago by %s", service, self.method_name, age, issuer)
+        else:
+            log.debug("%s.%s: a call signed by %s", service, self.method_name, issuer)
         super().handle_message(body, message)
+
+
+LATE_CALL = 5.0  # seconds: a call worked this long after it was sent is logged (a backlog built up)
+
+
+def _call_age(proof: str) -> tuple[float, float]:
+    """(seconds since a verified proof was signed, seconds its caller waits): the proof's own
+    expiry, without the leeway `verify_call` allows for clocks that disagree, once the caller
+    has given up for sure (`exp` is one second past its timeout, `iat` rounded down)."""
+    claims = jwt.decode(proof, options={"verify_signature": False})
+    return time.time() - claims["iat"], float(claims["exp"]) - claims["iat"] + 1.0
 
 
 rpc = SignedRpc.decorator
@@ -150,6 +197,20 @@ class _SignedServiceProxy(ServiceProxy):
 
 class SteadyReplyListener(ReplyListener):
     queue_consumer = SteadyQueueConsumer()
+
+
+class _Probe:
+    """The entrypoint a call made outside any worker names in its call id (`gateway.health.<id>`)."""
+
+    def __init__(self, method_name: str) -> None:
+        self.method_name = method_name
+
+
+def standalone_proxy(container: Any, service: str, reply_listener: ReplyListener, purpose: str) -> ServiceProxy:
+    """A signed proxy to `service` for a container's own managed thread (a health probe), which
+    runs in no worker and so takes none from the pool; `reply_listener`: the container's."""
+    worker_ctx = WorkerContext(container, None, _Probe(purpose), data={"correlation_id": purpose})
+    return _SignedServiceProxy(worker_ctx, service, reply_listener)
 
 
 class RpcProxy(NamekoRpcProxy):
@@ -209,6 +270,9 @@ class LogContext(DependencyProvider):
         set_correlation_id(None)
 
 
+RELAY_RETRY_MAX = 2.0  # seconds
+
+
 class Store(DependencyProvider):
     """The service's database, its outbox relay and a heartbeat for container health checks."""
 
@@ -262,7 +326,8 @@ class Store(DependencyProvider):
                 wait, backoff = self.poll_interval, self.poll_interval
             except Exception as exc:  # broker or database away: keep the events, try again
                 log.warning("relay: cannot publish yet (%s); retrying in %.1fs", exc, backoff)
-                wait, backoff = backoff, min(backoff * 2, 10.0)
+                # At most RELAY_RETRY_MAX between tries: events flow again soon after the broker's return.
+                wait, backoff = backoff, min(backoff * 2, RELAY_RETRY_MAX)
             try:
                 self._wake.get(timeout=wait)
             except Empty:
