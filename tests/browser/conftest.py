@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Stack, free_port, running_stack
+from tests.support import infra
 from tests.support.mailbox import Mailbox
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,10 +39,10 @@ class Hall:
 
 
 @pytest.fixture(scope="session")
-def hall(amqp_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     """The stack, its credential emails caught by a local SMTP server, PUBLIC_URL its own address."""
     port = free_port()
-    with Mailbox() as mailbox:
+    with infra.own_vhost() as amqp_uri, Mailbox() as mailbox:
         settings = {
             "GATEWAY_PORT": str(port),
             "PUBLIC_URL": f"http://127.0.0.1:{port}",

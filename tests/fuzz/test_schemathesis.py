@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Stack, new_section, running_stack
+from tests.support import infra
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 
@@ -43,11 +44,11 @@ def ok(response: Any, status: int = 200) -> Any:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def fuzzed(request: pytest.FixtureRequest, amqp_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack that does not rate-limit the fuzzer's deliberate bad tokens (it sends many)."""
     workdir = tmp_path_factory.mktemp(f"fuzz-{request.param}")
     env = {"AUTH_FAILURES_PER_MINUTE": "1000000"}
-    with running_stack(request.param, amqp_uri, workdir, extra_env=env) as stack:
+    with infra.own_vhost() as amqp_uri, running_stack(request.param, amqp_uri, workdir, extra_env=env) as stack:
         yield stack
 
 

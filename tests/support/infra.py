@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,3 +162,16 @@ class EventTap:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def own_vhost() -> Iterator[str]:
+    """The AMQP URI of a vhost for one stack alone: two stacks in one vhost would share RPC queues,
+    each answering the other's requests from its own database."""
+    vhost = create_vhost()
+    if vhost is None:
+        raise RuntimeError("rabbitmqctl is needed to give a stack a vhost of its own")
+    try:
+        yield amqp_uri(vhost)
+    finally:
+        delete_vhost(vhost)
