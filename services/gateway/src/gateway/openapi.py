@@ -45,11 +45,12 @@ ERRORS = {
     409: "conflicts with the current state",
     413: "the request body is over 1 MiB",
     429: "too many failed authentications from this address; see Retry-After",
-    503: "a service behind the gateway did not answer in time",
+    503: "unavailable for now: a service behind did not answer in time, the broker is away or the gateway is busy",
 }
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": 'Bearer, with error="invalid_token" when a token was presented'},
     429: {"Retry-After": "seconds until this address may try again"},
+    503: {"Retry-After": "seconds to wait before trying again"},
 }
 SUCCESS = {200: "done", 201: "created"}
 

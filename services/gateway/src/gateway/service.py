@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from congress.actors import ADMIN, ANYONE, DELEGATE, OBSERVER, SECTION_OFFICER, STAFF, Actor
 from congress.contract import api as bodies
 from congress.contract.asyncapi import asyncapi_document
+from congress.contract.catalogue import PUBLIC_EVENT_TYPES
 from congress.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from congress.keys import SERVICE_KEY
 from congress.messaging.nameko_edge import LogContext, RequireKeys, RpcProxy
@@ -27,19 +28,7 @@ from gateway.routes import PUBLIC
 BACKENDS = ("sections", "voting", "secretariat")
 CREDENTIAL_PREFIX = "dc_"
 OWN_SECTION = (ADMIN, SECTION_OFFICER)  # with section_param: an officer acts for their own section only
-PUBLIC_EVENTS = {
-    "congress.scheduled",
-    "congress.convened",
-    "congress.in_session",
-    "congress.closed",
-    "motion.tabled",
-    "ballot.opened",
-    "vote.recorded",
-    "ballot.closed",
-    "motion.decided",
-    "election.result_declared",
-    "apportionment.calculated",
-}  # not circulars: they are addressed to sections or to the IEC, not to the hall
+PUBLIC_EVENTS = frozenset(PUBLIC_EVENT_TYPES)
 LOCATION = {"Location": "the new resource's URL"}
 
 

@@ -43,24 +43,14 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider, Entrypoint, SharedExtension
 from prometheus_client import Counter, Gauge
 
+from congress.contract.catalogue import PUBLIC_EVENT_TYPES, producer_of
 from congress.rpc import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# What the hall and the voting page need; all of them are public (see PUBLIC_EVENTS in service.py).
-STREAM_TYPES = (
-    "congress.scheduled",
-    "congress.convened",
-    "congress.in_session",
-    "congress.closed",
-    "motion.tabled",
-    "ballot.opened",
-    "vote.recorded",
-    "ballot.closed",
-    "motion.decided",
-    "election.result_declared",
-)
 PRODUCER = "voting"
+# What the hall and the voting page need: the voting service's public events.
+STREAM_TYPES = tuple(t for t in PUBLIC_EVENT_TYPES if producer_of(t) == PRODUCER)
 PAGE = 500  # events per replay call
 RING = 4096  # events kept in memory for clients that reconnect
 CLIENT_BACKLOG = 256  # chunks a client may have unread before it is dropped

@@ -337,6 +337,22 @@ CATALOGUE: dict[str, dict[int, tuple[str, type[EventData]]]] = {
     "notification.failed": {1: ("secretariat", NotificationFailedV1)},
 }
 
+# What anyone may read, observers and the hall's screen included: results, never addresses,
+# webhooks or circulars (those are addressed to sections or to the IEC).
+PUBLIC_EVENT_TYPES: tuple[str, ...] = (
+    "congress.scheduled",
+    "congress.convened",
+    "congress.in_session",
+    "congress.closed",
+    "motion.tabled",
+    "ballot.opened",
+    "vote.recorded",
+    "ballot.closed",
+    "motion.decided",
+    "election.result_declared",
+    "apportionment.calculated",
+)
+
 
 def data_schema(event_type: str, version: int) -> EventData:
     try:
