@@ -32,10 +32,10 @@ from congress.devstack import BIN, LocalStack
 from congress.messaging.nameko_edge import heartbeat_path
 from tests.faults.invariants import Committed, Evidence
 from tests.faults.load import LoadResult
-from tests.faults.proxy import FaultProxy
 from tests.faults.subscriber import PRODUCERS, OutsideSubscriber
 from tests.support import infra
 from tests.support.mailbox import Mailbox
+from tests.support.proxy import TcpProxy
 
 STORES = ("sections", "voting", "secretariat")
 HARNESS_APP = "faults-harness"  # our own PostgreSQL sessions: never terminated by the DB fault
@@ -155,7 +155,7 @@ class FaultStack:
         self.direct_uri = ""
         self.mailbox_started = False
         # Made by start(); close() copes with a start that failed half way.
-        self.proxy: FaultProxy
+        self.proxy: TcpProxy
         self.subscriber: OutsideSubscriber
         self.processes: LocalStack
         self.admin_engine: sa.Engine
@@ -167,7 +167,7 @@ class FaultStack:
         if self.vhost is None:
             raise RuntimeError("the fault tests need rabbitmqctl to give their stack a vhost of its own")
         self.direct_uri = infra.amqp_uri(self.vhost)
-        self.proxy = FaultProxy(infra.RABBIT_PORT, infra.RABBIT_HOST)
+        self.proxy = TcpProxy(infra.RABBIT_PORT, infra.RABBIT_HOST)
         # Bound before any service starts: it hears every event ever published.
         self.subscriber = OutsideSubscriber(self.direct_uri)
         self.mailbox.start()
