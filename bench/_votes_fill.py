@@ -33,22 +33,12 @@ class InProcessStore:
         return self._sessions()
 
 
-def _unserialised(uow: Any) -> None:
-    uow._serialised = True
-
-
 def _fill(url: str, ballot_id: str, voters: Sequence[tuple[str, str, str]], until: float) -> Counter[str]:
     import sqlalchemy as sa
 
     from congress.actors import Actor
-    from congress.messaging import store as messaging_store
     from gateway.auth import receipt_key
     from voting import balloting
-
-    # This worker only: the outbox writers' lock (and the order of votes_cast it gives) is not
-    # what the close measures, and with it 10,000 votes take minutes instead of seconds.
-    if hasattr(messaging_store.UnitOfWork, "serialise_events"):
-        messaging_store.UnitOfWork.serialise_events = _unserialised  # type: ignore[method-assign]
 
     # Not what is measured: commits without waiting for the WAL flush, so the fill takes seconds.
     engine = sa.create_engine(url, pool_size=1, max_overflow=0, connect_args={"options": "-c synchronous_commit=off"})

@@ -18,7 +18,7 @@ published record once and the tally is what was cast. At the end one ballot of 1
 filled and closed, timed. Delegates are written straight into the voting database (the API's
 add-member path is timed on a sample and its rate printed: building 10,000 through it takes
 minutes). The 10,000 votes are cast by `voting.balloting.cast_vote` in worker processes (see
-_votes_fill.py: no HTTP, no RPC, no outbox lock), for the same reason.
+_votes_fill.py: no HTTP, no RPC), for the same reason.
 
 Prints votes/s, the ratio to the echo ceiling, latency p50/p95/p99, time for the hall, close
 times, `vote.recorded` latency to a plain kombu subscriber (after the HTTP answer of the vote

@@ -7,10 +7,10 @@ One `Broadcaster` per gateway process:
   bound to `voting.events` for the public types. A message only says "something new was
   committed"; its body is never trusted or forwarded.
 - a **pump**: on each ring (and every few seconds anyway, in case a ring was lost while the broker
-  reconnected) it reads the log after its cursor with `voting.replay_events`. The log hands out
-  positions in commit order, so reading "after the cursor" misses nothing and repeats nothing,
-  and every event it forwards carries its real position. The read runs in a nameko worker
-  (`StreamFeed`), so the RPC is signed like any other.
+  reconnected) it reads the log after its cursor with `voting.replay_events`. The relay numbers
+  events into the log as they become visible, one batch after another, so reading "after the
+  cursor" misses nothing and repeats nothing, and every event it forwards carries its real
+  position. The read runs in a nameko worker (`StreamFeed`), so the RPC is signed like any other.
 - a **fan-out**: each page becomes one pre-encoded chunk, put without blocking on every client's
   own bounded queue. A client whose queue is full is dropped (its connection ends, the browser
   reconnects with `Last-Event-ID` and catches up); it never holds the others back. Turnout is

@@ -1,31 +1,66 @@
-"""The outbox relay: publishes committed events in outbox order with publisher confirms.
+"""The outbox relay: numbers committed events into the producer's log, then publishes the log in
+order with publisher confirms.
 
-An event is marked sent only after the broker confirmed it, so a crash or a broker outage
-between publish and mark gives a duplicate (subscribers drop it by `event_id`), never a loss.
-On PostgreSQL, a session advisory lock lets one replica relay at a time, which keeps the
-per-producer order; the others stand by and take over if it dies.
+Writers of events take no lock: an outbox row's `position` is only its insertion id, and
+transactions commit in any order. The relay, in one short transaction, takes the events not yet
+numbered (by `position`), gives them the next log positions in that order, applies their stamps
+(a counter of `event_counters` written into the event) and commits. An event that commits late is
+numbered after every event numbered before it, so a reader of the log "after N" never misses it.
+Numbers are given before anything is published and never again: a crash between numbering and
+publishing publishes the same event, with the same position and stamp, on the next run.
+
+Publishing follows `log_position`. An event is marked sent only after the broker confirmed it, so
+a crash or a broker outage between publish and mark gives a duplicate (subscribers drop it by
+`event_id`), never a loss. A batch is published and then its confirms are awaited together; a
+nack, a timeout or a lost connection leaves every event from the first unconfirmed one on unsent,
+and they are published again, in order. (A nack is RabbitMQ's report of an internal error in a
+queue: the one case where a later event of the same batch may reach a subscriber before the
+nacked event's second publication does.)
+
+On PostgreSQL, a session advisory lock lets one replica relay at a time, which makes it the one
+numberer and keeps the per-producer order; the others stand by and take over if it dies. Each
+batch starts with a statement on the lock's own session, which fails if that session (and so the
+lock) was lost. SQLite has one writer, and one relay.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from kombu import Connection, Producer
+from sqlalchemy.dialects import postgresql, sqlite
 
 from congress.messaging import topology
-from congress.messaging.store import OUTBOX, is_postgres
+from congress.messaging.store import EVENT_COUNTERS, OUTBOX, is_postgres
+from congress.messaging.tables import Position
 from congress.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
 from congress.proof import EVENT_PROOF, sign_event
 
 log = logging.getLogger(__name__)
 
 
+class NotConfirmed(Exception):
+    """The broker did not confirm a whole batch: only its first `confirmed` events are safe."""
+
+    def __init__(self, confirmed: int, reason: str) -> None:
+        super().__init__(f"{confirmed} event(s) confirmed, then: {reason}")
+        self.confirmed = confirmed
+
+
 class EventPublisher:
-    """A kombu connection to one producer's events exchange, confirming every message."""
+    """A kombu connection to one producer's events exchange; a batch's confirms awaited together.
+
+    The channel is in confirm mode: the broker numbers the messages published on it 1, 2, 3, …
+    and acks (or nacks) them, one or many at a time. Any failure closes the connection, so the
+    numbering starts again on a fresh channel and no late ack is taken for another message.
+    """
 
     def __init__(self, amqp_uri: str, producer: str, timeout: float = 10.0) -> None:
         self.amqp_uri = amqp_uri
@@ -33,52 +68,113 @@ class EventPublisher:
         self.timeout = timeout
         self.exchange = topology.events_exchange(producer)
         self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._next_tag = 1
+        self._unconfirmed: set[int] = set()
+        self._nacked: set[int] = set()
 
-    def _connect(self) -> Connection:
-        if self._connection is None:
-            connection = Connection(
-                self.amqp_uri,
-                transport_options={"confirm_publish": True},
-                connect_timeout=self.timeout,
-            )
-            connection.ensure_connection(max_retries=1)
-            channel = connection.default_channel
-            self.exchange(channel).declare()
-            for queue in topology.queues_fed_by(self.producer):
-                queue(channel).declare()
+    def _connect(self) -> tuple[Connection, Producer]:
+        if self._connection is None or self._producer is None:
+            connection = Connection(self.amqp_uri, connect_timeout=self.timeout)
+            try:
+                connection.ensure_connection(max_retries=1)
+                channel = connection.channel()
+                self.exchange(channel).declare()
+                for queue in topology.queues_fed_by(self.producer):
+                    queue(channel).declare()
+                channel.confirm_select()
+                channel.events["basic_ack"].add(self._on_ack)
+                channel.events["basic_nack"].add(self._on_nack)
+            except Exception:
+                self._release(connection)
+                raise
             self._connection = connection
-        return self._connection
+            self._producer = Producer(channel, exchange=self.exchange, auto_declare=False)
+            self._next_tag = 1
+            self._unconfirmed = set()
+            self._nacked = set()
+        return self._connection, self._producer
+
+    def _settle(self, tag: int, multiple: bool) -> set[int]:
+        if multiple:
+            settled = {t for t in self._unconfirmed if t <= tag or tag == 0}
+        else:
+            settled = {tag} & self._unconfirmed
+        self._unconfirmed -= settled
+        return settled
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked |= self._settle(delivery_tag, multiple)
 
     def publish(self, envelope: dict[str, Any]) -> None:
-        connection = self._connect()
+        self.publish_batch([envelope])
+
+    def publish_batch(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        """Publish in order and wait for every confirm; NotConfirmed says how many are safe."""
+        tags: list[int] = []
         try:
-            Producer(connection.default_channel).publish(
-                envelope,
-                exchange=self.exchange,
-                routing_key=envelope["type"],
-                serializer="json",
-                delivery_mode=2,
-                message_id=envelope["event_id"],
-                headers={
-                    EVENT_PROOF: sign_event(self.producer, envelope),
-                    "nameko.correlation_id": envelope.get("correlation_id"),
-                    "nameko.call_id_stack": [f"{self.producer}.relay.{envelope['event_id']}"],
-                },
-                retry=False,
-                timeout=self.timeout,
-                confirm_timeout=self.timeout,
-            )
-        except Exception:
+            connection, producer = self._connect()
+            for envelope in envelopes:
+                tag = self._next_tag
+                self._unconfirmed.add(tag)  # before the frame goes: its ack may come at any read
+                self._next_tag += 1
+                tags.append(tag)
+                self._send(producer, envelope)
+            deadline = time.monotonic() + self.timeout
+            while self._unconfirmed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no confirm within {self.timeout:.0f}s")
+                connection.drain_events(timeout=remaining)
+            if self._nacked:
+                raise RuntimeError("the broker nacked an event")
+        except Exception as exc:
+            confirmed = self._confirmed_prefix(tags)
             self.close()
-            raise
+            raise NotConfirmed(confirmed, f"{type(exc).__name__}: {exc}") from exc
+
+    def _confirmed_prefix(self, tags: list[int]) -> int:
+        confirmed = 0
+        for tag in tags:
+            if tag in self._unconfirmed or tag in self._nacked:
+                break
+            confirmed += 1
+        return confirmed
+
+    def _send(self, producer: Producer, envelope: dict[str, Any]) -> None:
+        producer.publish(
+            envelope,
+            exchange=self.exchange,
+            routing_key=envelope["type"],
+            serializer="json",
+            delivery_mode=2,
+            message_id=envelope["event_id"],
+            headers={
+                EVENT_PROOF: sign_event(self.producer, envelope),
+                "nameko.correlation_id": envelope.get("correlation_id"),
+                "nameko.call_id_stack": [f"{self.producer}.relay.{envelope['event_id']}"],
+            },
+            retry=False,
+            timeout=self.timeout,
+        )
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
-                self._connection.release()
-            except Exception:  # a dead socket may fail to close; it is gone either way
-                log.debug("closing a broken publisher connection failed", exc_info=True)
-            self._connection = None
+            self._release(self._connection)
+        self._connection = None
+        self._producer = None
+        self._unconfirmed = set()
+        self._nacked = set()
+
+    @staticmethod
+    def _release(connection: Connection) -> None:
+        try:
+            connection.release()
+        except Exception:  # a dead socket may fail to close; it is gone either way
+            log.debug("closing a broken publisher connection failed", exc_info=True)
 
 
 class OutboxRelay:
@@ -89,7 +185,7 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(f"outbox-relay:{publisher.producer}".encode())
 
     def relay_pending(self) -> int:
-        """Publish what is unsent; returns how many were confirmed. Raises if the broker fails."""
+        """Number and publish what is unsent; returns how many were confirmed. Raises if the broker fails."""
         with self.engine.connect() as conn:
             postgres = is_postgres(self.engine)
             if postgres:
@@ -117,31 +213,115 @@ class OutboxRelay:
     def _relay(self, conn: sa.Connection) -> int:
         sent = 0
         while True:
+            # On the lock's session: if it was lost (and another replica may lead), this fails.
+            numbered = self.number_pending(conn)
             rows = conn.execute(
                 sa.select(OUTBOX.c.position, OUTBOX.c.envelope)
-                .where(OUTBOX.c.published_at.is_(None))
-                .order_by(OUTBOX.c.position)
+                .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.log_position.is_not(None))
+                .order_by(OUTBOX.c.log_position)
                 .limit(self.batch)
             ).all()
-            pending = conn.scalar(sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None)))
+            if numbered < self.batch and len(rows) < self.batch:
+                pending = len(rows)  # everything committed and unsent is in this batch
+            else:
+                pending = conn.scalar(
+                    sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+                )
             conn.commit()  # no transaction stays open while we wait on the broker
             OUTBOX_PENDING.set(pending or 0)
             if not rows:
                 return sent
-            confirmed: list[int] = []
+            confirmed = 0
             try:
-                for row in rows:
-                    if is_postgres(self.engine):
-                        # Still the leader? A dead session has lost its lock: stop before another
-                        # replica's relay and this one interleave.
-                        conn.execute(sa.text("SELECT 1"))
-                    self.publisher.publish(row.envelope)
-                    confirmed.append(row.position)
-                    EVENTS_PUBLISHED.labels(row.envelope["type"]).inc()
+                self.publisher.publish_batch([row.envelope for row in rows])
+                confirmed = len(rows)
+            except NotConfirmed as exc:
+                confirmed = exc.confirmed
+                raise
             finally:
                 if confirmed:
+                    done = rows[:confirmed]
                     conn.execute(
-                        OUTBOX.update().where(OUTBOX.c.position.in_(confirmed)).values(published_at=datetime.now(UTC))
+                        OUTBOX.update()
+                        .where(OUTBOX.c.position.in_([row.position for row in done]))
+                        .values(published_at=datetime.now(UTC))
                     )
                     conn.commit()
-                    sent += len(confirmed)
+                    sent += confirmed
+                    for row in done:
+                        EVENTS_PUBLISHED.labels(row.envelope["type"]).inc()
+
+    def number_pending(self, conn: sa.Connection) -> int:
+        """Give the next batch of unnumbered events their log positions and stamps, in `position`
+        order; returns how many. Left in the caller's transaction: commit before publishing."""
+        rows = conn.execute(
+            sa.select(OUTBOX.c.position, OUTBOX.c.envelope, OUTBOX.c.stamp)
+            .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.log_position.is_(None))
+            .order_by(OUTBOX.c.position)
+            .limit(self.batch)
+        ).all()
+        if not rows:
+            return 0
+        top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(OUTBOX.c.log_position), 0)))
+        stamps = {row.position: json.loads(row.stamp) for row in rows if row.stamp}
+        counters: dict[str, int] = {}
+        if stamps:
+            names = {counter for counter, _ in stamps.values()}
+            counters = dict(
+                conn.execute(
+                    sa.select(EVENT_COUNTERS.c.name, EVENT_COUNTERS.c.value).where(EVENT_COUNTERS.c.name.in_(names))
+                ).all()
+            )
+        numbers: list[tuple[int, int, dict[str, Any] | None]] = []
+        touched: set[str] = set()
+        for offset, row in enumerate(rows, start=1):
+            envelope = None
+            if row.position in stamps:
+                counter, field = stamps[row.position]
+                counters[counter] = counters.get(counter, 0) + 1
+                touched.add(counter)
+                envelope = {**row.envelope, "data": {**row.envelope["data"], field: counters[counter]}}
+            numbers.append((row.position, top + offset, envelope))
+        if touched:
+            self._save_counters(conn, {name: counters[name] for name in touched})
+        if self._save_numbers(conn, numbers) != len(numbers):
+            # Only rows still unnumbered take a number: another relay got there first (it cannot
+            # on PostgreSQL, under the lock). Its numbers stand; ours, and our counts, are undone.
+            conn.rollback()
+            raise RuntimeError("another relay is numbering this outbox")
+        return len(rows)
+
+    def _save_counters(self, conn: sa.Connection, values: dict[str, int]) -> None:
+        insert = (postgresql if is_postgres(self.engine) else sqlite).insert(EVENT_COUNTERS)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[EVENT_COUNTERS.c.name], set_={"value": insert.excluded.value}
+        )
+        conn.execute(upsert, [{"name": name, "value": value} for name, value in values.items()])
+
+    def _save_numbers(self, conn: sa.Connection, numbers: list[tuple[int, int, dict[str, Any] | None]]) -> int:
+        """Write the numbers (and stamped envelopes) of rows still unnumbered; returns how many."""
+        if is_postgres(self.engine):
+            # One statement for the whole batch (psycopg2 would make an UPDATE per row).
+            given = sa.values(
+                sa.column("p", Position), sa.column("lp", sa.BigInteger), sa.column("env", sa.Text), name="given"
+            ).data([(p, lp, None if env is None else json.dumps(env)) for p, lp, env in numbers])
+            return conn.execute(
+                OUTBOX.update()
+                .where(OUTBOX.c.position == given.c.p, OUTBOX.c.log_position.is_(None))
+                .values(
+                    log_position=given.c.lp,
+                    envelope=sa.func.coalesce(sa.cast(given.c.env, sa.JSON), OUTBOX.c.envelope),
+                )
+            ).rowcount
+        plain = [{"p": p, "lp": lp} for p, lp, env in numbers if env is None]
+        stamped = [{"p": p, "lp": lp, "env": env} for p, lp, env in numbers if env is not None]
+        where = sa.and_(OUTBOX.c.position == sa.bindparam("p"), OUTBOX.c.log_position.is_(None))
+        saved = 0
+        if plain:
+            saved += conn.execute(OUTBOX.update().where(where).values(log_position=sa.bindparam("lp")), plain).rowcount
+        if stamped:
+            saved += conn.execute(
+                OUTBOX.update().where(where).values(log_position=sa.bindparam("lp"), envelope=sa.bindparam("env")),
+                stamped,
+            ).rowcount
+        return saved

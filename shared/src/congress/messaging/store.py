@@ -5,10 +5,10 @@ together with the events it causes (the transactional outbox) and the events it 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +25,8 @@ from congress.messaging.tables import messaging_tables
 log = logging.getLogger(__name__)
 
 _TABLES = sa.MetaData()
-OUTBOX, PROCESSED_EVENTS = messaging_tables(_TABLES)
-
-# Writers of the outbox take this transaction lock at their first event, so positions are handed
-# out in commit order and a reader of the log "after position N" never misses a late commit.
-OUTBOX_WRITE_LOCK = zlib.crc32(b"congress-outbox-writers")
+OUTBOX, PROCESSED_EVENTS, EVENT_COUNTERS = messaging_tables(_TABLES)
+_OUTBOX_INSERT = OUTBOX.insert()  # built once: every emit binds it, nothing is rebuilt per event
 
 
 # The drivers installed with the services; any other is refused with one line before it is tried.
@@ -110,7 +107,19 @@ def make_engine(url: str) -> sa.Engine:
                 _chmod(file, 0o600)
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # Sized for a hall (each worker holds at most one connection); no ping per checkout: that was a
+    # round trip per vote. A connection that died is found by its first statement, SQLAlchemy then
+    # recycles the whole pool, and the use cases that matter retry (`retry_transient`).
+    return sa.create_engine(
+        url,
+        pool_pre_ping=_setting("DB_POOL_PRE_PING", "0") not in ("", "0", "false", "no"),
+        pool_size=int(_setting("DB_POOL_SIZE", "20")),
+        max_overflow=int(_setting("DB_POOL_OVERFLOW", "20")),
+    )
+
+
+def _setting(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
 
 
 def _private_store(db: Path) -> list[Path]:
@@ -171,46 +180,47 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: Session
         self.events: list[Envelope] = []
-        self._serialised = False
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.events = []
-        self._serialised = False
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.session.rollback()
         self.session.close()
 
-    def emit(self, event_type: str, data: dict[str, Any]) -> Envelope:
+    def emit(self, event_type: str, data: dict[str, Any], stamp: tuple[str, str] | None = None) -> Envelope:
         """Record an event in the outbox; it is published only if this unit of work commits.
 
-        Emit last, just before commit: from the first event on, other writers of events wait.
+        Writers of events do not wait for each other: the relay gives each committed event its
+        place in the log (`log_position`) when it publishes it. `stamp=(counter, field)` asks the
+        relay to set `data[field]` to the next value (1, 2, 3, …) of `counter` at that moment, so
+        the k-th stamped event of a counter in the log carries k: exact and monotone without a
+        lock here. `data[field]` must hold a placeholder of the right type until then (the
+        envelope returned, and `self.events`, keep the placeholder).
         """
         envelope = new_envelope(event_type, data, self.producer, self.correlation_id)
-        self.serialise_events()
+        spec = None
+        if stamp is not None:
+            counter, field = stamp
+            if not counter or not field:
+                raise ValueError(f"a stamp is (counter, field), both named: {stamp!r}")
+            spec = json.dumps([counter, field])
         self.session.execute(
-            OUTBOX.insert().values(
-                event_id=envelope.event_id,
-                type=envelope.type,
-                version=envelope.version,
-                correlation_id=envelope.correlation_id,
-                occurred_at=envelope.occurred_at,
-                envelope=envelope.to_wire(),
-            )
+            _OUTBOX_INSERT,
+            {
+                "event_id": envelope.event_id,
+                "type": envelope.type,
+                "version": envelope.version,
+                "correlation_id": envelope.correlation_id,
+                "occurred_at": envelope.occurred_at,
+                "envelope": envelope.to_wire(),
+                "stamp": spec,
+            },
         )
         self.events.append(envelope)
         return envelope
-
-    def serialise_events(self) -> None:
-        """Wait for the other writers of events; then take what must follow their order (a count).
-
-        Taken by the first `emit` anyway; held until commit. SQLite's single writer needs nothing.
-        """
-        if not self._serialised and self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_WRITE_LOCK)))
-        self._serialised = True
 
     def claim(self, event_id: str, consumer: str) -> bool:
         """Mark an event as processed by `consumer`; False if it already was (a redelivery).
@@ -226,7 +236,6 @@ class UnitOfWork:
         except IntegrityError:
             self.session.rollback()
             self.events = []
-            self._serialised = False
             return False
         return True
 
@@ -235,16 +244,20 @@ class UnitOfWork:
         if self.events and self._on_commit is not None:
             self._on_commit()
         self.events = []
-        self._serialised = False
 
 
 def read_outbox(
     engine: sa.Engine, after: int = 0, limit: int = 100, types: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The producer's event log from `after` on: what a late subscriber replays."""
-    query = sa.select(OUTBOX.c.position, OUTBOX.c.envelope).where(OUTBOX.c.position > after)
+    """The producer's event log from `after` on: what a late subscriber replays.
+
+    By `log_position`, which the relay hands out in one transaction after another: an event that
+    commits late gets a later position than every one a reader could have seen, so reading "after
+    N" misses nothing. Events the relay has not numbered yet are not in the log yet.
+    """
+    query = sa.select(OUTBOX.c.log_position, OUTBOX.c.envelope).where(OUTBOX.c.log_position > after)
     if types:
         query = query.where(OUTBOX.c.type.in_(types))
-    query = query.order_by(OUTBOX.c.position).limit(limit)
+    query = query.order_by(OUTBOX.c.log_position).limit(limit)
     with engine.connect() as conn:
-        return [{"position": row.position, "event": row.envelope} for row in conn.execute(query)]
+        return [{"position": row.log_position, "event": row.envelope} for row in conn.execute(query)]
