@@ -71,11 +71,16 @@ class Route:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter -> JSON Schema
     responses: dict[int, type[Schema]] = field(default_factory=dict)  # statuses whose body is not an Error
     references: tuple[str, ...] = ()  # body fields naming other resources (see guarded)
+    # A delegate's credential is identified by the service the route calls, in that same call (one
+    # RPC per vote): `actor` is None for it, and the method passes the credential on.
+    credential_in_call: bool = False
 
     def __post_init__(self) -> None:
         known_roles(self.roles)
         if self.section_param is not None and self.section_param not in self.path_parameters:
             raise ValueError(f"{self.path}: section_param {self.section_param!r} is not a path parameter")
+        if self.credential_in_call and "delegate" not in self.roles:
+            raise ValueError(f"{self.path}: only a route delegates may call can leave their credential to the service")
         if self.many is not None and self.response is None:
             raise ValueError(f"{self.path}: a list key needs the response schema of its items")
 
@@ -114,9 +119,13 @@ def guarded(fn: Handler, route: Route) -> Handler:
     def entry(self: Any, request: Request, **path: Any) -> Response:
         extra: dict[str, Any] = {}
         if not route.public:
-            actor: Actor = self._actor(request)  # 401, or 403 for a revoked credential
-            section = path.get(route.section_param) if route.section_param else None
-            require_roles(actor, route.roles, section)  # 403
+            # 401, or 403 for a revoked credential; None: a credential the called service identifies
+            actor: Actor | None = (
+                self._actor(request, credential_in_call=True) if route.credential_in_call else self._actor(request)
+            )
+            if actor is not None:
+                section = path.get(route.section_param) if route.section_param else None
+                require_roles(actor, route.roles, section)  # 403
             if "actor" in wanted:
                 extra["actor"] = actor
         if route.query is not None:

@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from congress.actors import ADMIN, ANYONE, OBSERVER, SECTION_OFFICER, Actor
+from congress.actors import ADMIN, ANYONE, DELEGATE, OBSERVER, SECTION_OFFICER, Actor
 from congress.contract import api as bodies
 from congress.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from gateway.http import ApiEntrypoint, api, json_response
@@ -29,11 +29,18 @@ class Service:
     def __init__(self) -> None:
         self.calls = []
 
-    def _actor(self, request: Request) -> Actor:
+    def _actor(self, request: Request, credential_in_call: bool = False) -> Actor | None:
         token = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if credential_in_call and token.startswith("dc_"):
+            return None  # as the gateway: the route's own call identifies a delegate's credential
         if token not in TOKENS:
             raise NotAuthenticated("no")
         return TOKENS[token]
+
+    @api("POST", "/votes", summary="Delegates", tag="t", roles=(DELEGATE,), credential_in_call=True)
+    def vote(self, request: Request, actor: Actor | None) -> Response:
+        self.calls.append(("vote", {"actor": actor}))
+        return json_response({})
 
     @api("GET", "/open", summary="Open to all", tag="t", roles=PUBLIC)
     def open(self, request: Request) -> Response:
@@ -99,6 +106,20 @@ def test_the_declared_roles_are_checked_before_the_body_runs() -> None:
     with pytest.raises(Forbidden, match="needs the role admin"):
         call("admin_only", "/admin", "POST", token="observer")
     assert call("admin_only", "/admin", "POST", token="admin").calls == [("admin_only", {"actor": Actor(ADMIN)})]
+
+
+def test_a_credential_left_to_the_call_still_meets_the_declared_roles_for_every_other_token() -> None:
+    """One RPC per vote: a delegate's credential goes to voting with the vote (actor None), but
+    any other token is identified and its roles checked here, as on every route."""
+    assert call("vote", "/votes", "POST", token="dc_anything").calls == [("vote", {"actor": None})]
+    with pytest.raises(Forbidden, match="needs the role delegate"):
+        call("vote", "/votes", "POST", token="admin")
+    with pytest.raises(NotAuthenticated):
+        call("vote", "/votes", "POST", token="nobody")
+    with pytest.raises(NotAuthenticated):
+        call("vote", "/votes", "POST")
+    with pytest.raises(ValueError, match="only a route delegates may call"):
+        Route("POST", "/x", summary="x", tag="t", roles=(ADMIN,), credential_in_call=True)
 
 
 def test_a_section_officer_acts_for_their_own_section_only() -> None:

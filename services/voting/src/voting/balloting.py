@@ -45,6 +45,10 @@ from voting.domain.elections import Election
 log = logging.getLogger(__name__)
 
 _HELD = {"receipt": "0" * 32, "slot": "0" * 32}  # what participation seals: always this length
+# A vote's two inserts, built once (SQLAlchemy then reuses their compiled form as it is).
+_PARTICIPATE = participation.insert()
+_VOTE = VoteSubmission()
+_DROP_IN_BOX = ballot_box.insert()
 
 
 @functools.cache
@@ -152,30 +156,63 @@ def cast_vote(store: Any, actor: Actor, ballot_id: str, payload: Any, receipt_ke
     require_role(actor, "delegate")
     if not actor.member:
         raise Forbidden("this token does not belong to a member of any body")
-    vote = load(VoteSubmission(), payload)
-    request_id = vote.pop("request_id") or str(uuid.uuid4())
+    return _cast_once(store, Caster(member_id=actor.member), ballot_id, payload, receipt_key)
+
+
+def cast_vote_with_credential(
+    store: Any, presented_hash: str, ballot_id: str, payload: Any, receipt_key: str = ""
+) -> dict[str, Any]:
+    """A vote in one call: the credential (its hash) is looked up in the vote's own transaction,
+    so the gateway need not ask who it is first (one RPC per vote, not two)."""
+    return _cast_once(store, Caster(credential_hash=presented_hash), ballot_id, payload, receipt_key)
+
+
+def _cast_once(store: Any, caster: Caster, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
+    generated = str(uuid.uuid4())  # the same on every attempt below
     for _attempt in range(3):
         try:
-            return _cast(store, actor.member, ballot_id, vote, request_id, receipt_key)
+            return _cast(store, caster, ballot_id, payload, generated, receipt_key)
         except IntegrityError:
             continue  # the same voter's concurrent submission committed first: answer as a repeat
     raise Conflict("your vote could not be recorded; try again", {})
 
 
-def _cast(
-    store: Any, member_id: str, ballot_id: str, vote: dict[str, Any], request_id: str, receipt_key: str
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Caster:
+    """Who casts a vote: a member the gateway identified, or the hash of the credential presented."""
+
+    member_id: str | None = None
+    credential_hash: str | None = None
+
+
+# A ballot's subject (its motion, or its election with the candidates) cannot change once the ballot
+# is open, so each process reads it once per ballot instead of once per vote.
+_SUBJECTS: dict[str, Motion | Election] = {}
+_SUBJECTS_KEPT = 256
+
+
+def _subject(session: Any, ballot: Ballot) -> Motion | Election:
+    subject = _SUBJECTS.get(ballot.id)
+    if subject is None:
+        subject = repository.subject(session, ballot)
+        if len(_SUBJECTS) >= _SUBJECTS_KEPT:
+            _SUBJECTS.clear()
+        _SUBJECTS[ballot.id] = subject
+    return subject
+
+
+def _cast(store: Any, caster: Caster, ballot_id: str, payload: Any, generated: str, receipt_key: str) -> dict[str, Any]:
     with store.unit_of_work() as uow:
         session = uow.session
-        # FOR SHARE: a close (FOR UPDATE) waits for votes in flight, and counts them.
-        ballot = repository.ballot(session, ballot_id, for_share=True)
-        subject = repository.subject(session, ballot)
-        voter = repository.voter(session, ballot, member_id)
-        previous = session.execute(
-            sa.select(participation).where(
-                participation.c.ballot_id == ballot_id, participation.c.member_id == member_id
-            )
-        ).first()
+        # One read: the ballot (FOR SHARE: a close, FOR UPDATE, waits for votes in flight and
+        # counts them), the voter as this ballot sees them and their earlier vote, if any. Who
+        # votes is settled before what they sent is read (401 before 400).
+        ballot, member_id, voter, previous = repository.ballot_and_voter(
+            session, ballot_id, member_id=caster.member_id, credential_hash=caster.credential_hash
+        )
+        vote = load(_VOTE, payload)
+        request_id = vote.pop("request_id") or generated
+        subject = _subject(session, ballot)
         choice, ranking = ballot.cast(voter, subject, vote)
         if previous is not None:
             receipt, before = _earlier(session, ballot_id, member_id, previous.sealed_receipt, receipt_key)
@@ -185,19 +222,20 @@ def _cast(
         receipt = secrets.token_hex(16)  # random: a credential known later reveals nothing
         slot = secrets.token_hex(16)  # the box row's key until the close: random, it leads nowhere
         session.execute(
-            participation.insert().values(
-                ballot_id=ballot_id,
-                member_id=member_id,
-                request_id=request_id,
-                choice=choice if named else None,
-                ranking=ranking if named else None,
-                sealed_receipt=sealing.seal(
+            _PARTICIPATE,
+            {
+                "ballot_id": ballot_id,
+                "member_id": member_id,
+                "request_id": request_id,
+                "choice": choice if named else None,
+                "ranking": ranking if named else None,
+                "sealed_receipt": sealing.seal(
                     sealer(),
                     {"receipt": receipt, "slot": slot},
                     sealing.receipt_aad(ballot_id, member_id, receipt_key),
                     sealing.padded_size(_HELD),
                 ),
-            )
+            },
         )
         # Named ballots too: one way through the box for every ballot (their votes are public anyway).
         sealed = sealing.seal(
@@ -206,13 +244,14 @@ def _cast(
             sealing.box_aad(ballot_id),
             _box_size(subject),
         )
-        session.execute(ballot_box.insert().values(ballot_id=ballot_id, receipt=slot, sealed=sealed))
-        session.flush()
-        uow.serialise_events()  # votes are counted in commit order
-        cast = session.scalar(
-            sa.select(sa.func.count()).select_from(participation).where(participation.c.ballot_id == ballot_id)
+        session.execute(_DROP_IN_BOX, {"ballot_id": ballot_id, "receipt": slot, "sealed": sealed})
+        # Turnout without a count under a lock: the relay numbers this ballot's vote.recorded events
+        # as it publishes them, so the k-th in the log says k votes were cast (exact and monotone).
+        uow.emit(
+            "vote.recorded",
+            {"ballot_id": ballot_id, "votes_cast": 0, "electorate": ballot.electorate},
+            stamp=(f"turnout:{ballot_id}", "votes_cast"),
         )
-        uow.emit("vote.recorded", {"ballot_id": ballot_id, "votes_cast": cast, "electorate": ballot.electorate})
         uow.commit()
     return {"ballot_id": ballot_id, "receipt": receipt}
 
@@ -252,6 +291,7 @@ class Closing:
     # Credentials issued to members an election brought into a body, to deliver after the commit
     # (id, name, email, credential, body_name); shown to nobody.
     issued: list[dict[str, Any]] = field(default_factory=list)
+    closed_here: bool = False  # this call closed it (not another replica, not an earlier call)
 
 
 def close_ballot(store: Any, actor: Actor, ballot_id: str) -> Closing:
@@ -285,9 +325,8 @@ def close_ballot(store: Any, actor: Actor, ballot_id: str) -> Closing:
             ballots.update().where(ballots.c.id == ballot_id).values(result=record["result"], record=record)
         )
         uow.commit()
-    vacuum(store.engine)
     log.info("closed ballot %s", ballot_id)
-    return Closing(get_ballot(store, ballot_id), issued)
+    return Closing(get_ballot(store, ballot_id), issued, closed_here=True)
 
 
 def _participants(session: Any, ballot: Ballot) -> list[dict[str, Any]]:
@@ -360,7 +399,8 @@ def unlink(session: Any, ballot_id: str, box: list[dict[str, Any]]) -> None:
 
 
 def vacuum(engine: sa.Engine) -> None:
-    """Drop the dead row versions the rewrite left, which still held the voting order."""
+    """Drop the dead row versions the rewrite left, which still held the voting order. Run after
+    the close has answered: nothing a client sees waits for it."""
     if engine.dialect.name != "postgresql":
         return
     try:

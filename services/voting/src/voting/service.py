@@ -182,10 +182,20 @@ class VotingService(EventLog):
     def cast_vote(self, actor: dict, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
         return balloting.cast_vote(self.store, Actor.from_wire(actor), ballot_id, payload, receipt_key)
 
+    @rpc(callers=("gateway",))
+    @retry_transient()
+    def cast_vote_with_credential(
+        self, presented_hash: str, ballot_id: str, payload: Any, receipt_key: str
+    ) -> dict[str, Any]:
+        """A delegate's vote in one call: the gateway passes the credential's hash, not who it is."""
+        return balloting.cast_vote_with_credential(self.store, presented_hash, ballot_id, payload, receipt_key)
+
     @rpc
     @retry_transient()
     def close_ballot(self, actor: dict, ballot_id: str) -> dict[str, Any]:
         closing = balloting.close_ballot(self.store, Actor.from_wire(actor), ballot_id)
+        if closing.closed_here:
+            eventlet.spawn_n(balloting.vacuum, self.store.engine)
         # An election that filled a body gave credentials to members who held none: the Secretariat
         # emails each, as at accreditation, so they vote there with no admin step. At once, so that
         # a slow mail server costs one SMTP timeout, not one per member.

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from congress.errors import NotFound
+from congress.errors import Forbidden, NotAuthenticated, NotFound
 from voting.adapters.orm import (
     ballot_electorate,
     ballots,
@@ -17,6 +17,7 @@ from voting.adapters.orm import (
     elections,
     members,
     motions,
+    participation,
 )
 from voting.domain.ballots import Ballot, Body, Motion, Seat, Voter
 from voting.domain.elections import Candidate, Election
@@ -146,17 +147,73 @@ def save_closed(session: Any, closed: Ballot) -> bool:
     )
 
 
-def voter(session: Any, ballot_: Ballot, member_id: str) -> Voter | None:
-    member = session.execute(
-        sa.select(members.c.credential_revoked, body_members.c.deliberative)
-        .join(body_members, body_members.c.member_id == members.c.id)
-        .where(members.c.id == member_id, body_members.c.body_id == ballot_.body_id)
-    ).first()
-    if member is None:
-        return None
-    in_electorate = session.execute(
-        sa.select(ballot_electorate.c.member_id).where(
-            ballot_electorate.c.ballot_id == ballot_.id, ballot_electorate.c.member_id == member_id
+def _ballot_and_voter_query(who: Any) -> Any:
+    """Built once per way of naming the voter: on the hot path a statement is bound, not rebuilt."""
+    return (
+        sa.select(
+            ballots.c.id,
+            ballots.c.body_id,
+            ballots.c.kind,
+            ballots.c.subject_id,
+            ballots.c.secrecy,
+            ballots.c.status,
+            ballots.c.electorate,
+            ballots.c.quorum,
+            members.c.id.label("voter_id"),
+            members.c.credential_revoked,
+            body_members.c.deliberative,
+            ballot_electorate.c.member_id.label("on_roll"),
+            participation.c.request_id,
+            participation.c.sealed_receipt,
+            participation.c.member_id.label("voted"),
         )
+        .select_from(ballots)
+        .join(members, who)
+        .outerjoin(
+            body_members,
+            sa.and_(body_members.c.body_id == ballots.c.body_id, body_members.c.member_id == members.c.id),
+        )
+        .outerjoin(
+            ballot_electorate,
+            sa.and_(ballot_electorate.c.ballot_id == ballots.c.id, ballot_electorate.c.member_id == members.c.id),
+        )
+        .outerjoin(
+            participation,
+            sa.and_(participation.c.ballot_id == ballots.c.id, participation.c.member_id == members.c.id),
+        )
+        .where(ballots.c.id == sa.bindparam("ballot_id"))
+        .with_for_update(read=True, of=ballots)
+    )
+
+
+_BY_MEMBER = _ballot_and_voter_query(members.c.id == sa.bindparam("who"))
+_BY_CREDENTIAL = _ballot_and_voter_query(members.c.credential_hash == sa.bindparam("who"))
+
+
+def ballot_and_voter(
+    session: Any, ballot_id: str, member_id: str | None = None, credential_hash: str | None = None
+) -> tuple[Ballot, str, Voter | None, Any]:
+    """A vote's one read: the ballot (FOR SHARE), the voter as it sees them (None: not in its body)
+    and their earlier participation row, if any. The voter is named by member id or by the hash of
+    the credential they presented: an unknown credential is NotAuthenticated, a revoked one
+    Forbidden, before anything is said about the ballot."""
+    by_credential = credential_hash is not None
+    row = session.execute(
+        _BY_CREDENTIAL if by_credential else _BY_MEMBER,
+        {"ballot_id": ballot_id, "who": credential_hash if by_credential else member_id},
     ).first()
-    return Voter(member_id, member.deliberative, in_electorate is not None, member.credential_revoked)
+    if row is None:  # the credential, the member or the ballot is unknown: say which
+        if by_credential:
+            known = session.scalar(sa.select(members.c.id).where(members.c.credential_hash == credential_hash))
+            if known is None:
+                raise NotAuthenticated("the bearer token is not valid (unknown or revoked)")
+        return ballot(session, ballot_id, for_share=True), str(member_id), None, None
+    if by_credential and row.credential_revoked:
+        raise Forbidden("your credential has been revoked; ask the Secretariat for a new one")
+    found = Ballot(row.id, row.body_id, row.kind, row.subject_id, row.secrecy, row.status, row.electorate, row.quorum)
+    voter = (
+        None
+        if row.deliberative is None
+        else Voter(row.voter_id, row.deliberative, row.on_roll is not None, row.credential_revoked)
+    )
+    return found, row.voter_id, voter, row if row.voted is not None else None
