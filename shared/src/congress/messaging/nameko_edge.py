@@ -20,13 +20,20 @@ import sqlalchemy as sa
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Producer
 from nameko.amqp.publish import Publisher
-from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    DEFAULT_TRANSPORT_OPTIONS,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.containers import WorkerContext
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import MalformedRequest
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
-from nameko.rpc import MethodProxy, ReplyListener, Rpc, RpcConsumer, ServiceProxy
+from nameko.rpc import MethodProxy, ReplyListener, Responder, Rpc, RpcConsumer, ServiceProxy, get_rpc_exchange
 from nameko.rpc import RpcProxy as NamekoRpcProxy
 from sqlalchemy.orm import sessionmaker
 
@@ -41,6 +48,7 @@ from congress.proof import CALL_PROOF, EVENT_PROOF, InvalidProof, sign_call, ver
 from congress.rpc import call_deadline  # (importing it also lets domain errors cross RPC intact)
 
 log = logging.getLogger(__name__)
+_ENVELOPE = EnvelopeSchema()  # one instance: marshmallow schemas keep no state between loads
 
 
 def heartbeat_path(service: str) -> Path:
@@ -91,17 +99,40 @@ class SteadyQueueConsumer(QueueConsumer):
             yield conn
 
 
+class _ReplyPublisher(Publisher):
+    """Replies go without a publisher confirm: waiting for one costs a broker round trip per call,
+    and a reply the broker loses is, for the caller, a timeout; it retries, and every call that
+    changes anything is idempotent (a vote answers a repeat with the same receipt)."""
+
+    use_confirms = False
+
+
+class _Responder(Responder):
+    publisher_cls = _ReplyPublisher
+
+
 class SteadyRpcConsumer(RpcConsumer):
     """nameko's RPC consumer, but a reply that cannot be sent (the broker went away) does not kill
     the service: the request stays unacknowledged, the broker redelivers it when the consumer is
     back, and a retried call is idempotent or, by then, refused as expired."""
 
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> tuple[Any, Any]:
+        config = self.container.config
+        responder = _Responder(
+            config[AMQP_URI_CONFIG_KEY],
+            get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
         try:
-            return super().handle_result(message, result, exc_info)
+            result, exc_info = responder.send_response(result, exc_info)
         except Exception as exc:  # kombu, amqp and socket errors alike: the connection is gone
             log.warning("could not answer an RPC (%s); it stays unacknowledged for redelivery", exc)
             return result, exc_info
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
 
     queue_consumer = SteadyQueueConsumer()
 
@@ -460,7 +491,7 @@ def idempotent(handler: Callable[..., Any]) -> Callable[[Any, dict[str, Any]], A
 
     @functools.wraps(handler)
     def run_once(self: Any, payload: dict[str, Any]) -> Any:
-        event = EnvelopeSchema().load(payload)
+        event = _ENVELOPE.load(payload)
         set_correlation_id(event.correlation_id)
         consumer = f"{self.name}.{handler.__name__}"
         with self.store.unit_of_work(correlation_id=event.correlation_id) as uow:

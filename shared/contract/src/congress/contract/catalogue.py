@@ -6,6 +6,7 @@ features that emit them land.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Any
@@ -355,10 +356,17 @@ PUBLIC_EVENT_TYPES: tuple[str, ...] = (
 
 
 def data_schema(event_type: str, version: int) -> EventData:
+    """The schema of an event type's data, one instance per type and version (marshmallow schemas
+    keep no state between loads: making one per event was a measurable cost per vote)."""
     try:
-        return CATALOGUE[event_type][version][1]()
+        return _schema(event_type, version)
     except KeyError:
         raise UnknownEventType(event_type, version) from None
+
+
+@functools.cache
+def _schema(event_type: str, version: int) -> EventData:
+    return CATALOGUE[event_type][version][1]()
 
 
 def producer_of(event_type: str) -> str:
