@@ -228,7 +228,7 @@ def test_nothing_in_the_database_joins_a_voter_to_a_secret_ballot(stack: Stack, 
     # receipts' order only page by page. The attack is to zip the two tables in physical order: with
     # rows in voting order it pairs 20 of 20; with both orders independent of the voting order it is a
     # random pairing (about 1 right; 8 or more has odds near 1 in 100,000).
-    paired = sum(receipt_of[member] == receipt for member, receipt in zip(voter_order, box_order))
+    paired = sum(receipt_of[member] == receipt for member, receipt in zip(voter_order, box_order, strict=True))
     assert paired < 8, f"physical order pairs {paired} of {len(voters)} voters with their ballots"
     assert box_order != [receipt_of[d.member_id] for d in voters]
     if stack.store == "postgres":
