@@ -1,9 +1,9 @@
 """A deliberately broken build, for the test of the test only (tests/faults/test_checker.py).
 
 On PYTHONPATH of a voting process with FAULTS_SABOTAGE=drop-one-vote, it patches
-`voting.balloting.cast_vote` when that module is imported so that the FAULTS_SABOTAGE_AT-th
-vote (5th by default) this process handles is acknowledged with a receipt and never stored:
-an acknowledged vote lost, which the invariant checker must catch. Product code is untouched;
+`voting.balloting._cast_once` (both ways in: by member, by credential) when that module is
+imported so that the FAULTS_SABOTAGE_AT-th vote (5th by default) this process handles is
+acknowledged with a receipt and never stored: an acknowledged vote lost, which the invariant checker must catch. Product code is untouched;
 without the variable this file does nothing.
 """
 
@@ -18,17 +18,17 @@ from typing import Any
 
 
 def _sabotage(module: Any) -> None:
-    original = module.cast_vote
+    original = module._cast_once
     at = int(os.environ.get("FAULTS_SABOTAGE_AT", "5"))
     calls = [0]
 
-    def cast_vote(store: Any, actor: Any, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
+    def _cast_once(store: Any, caster: Any, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
         calls[0] += 1
         if calls[0] == at:
             return {"ballot_id": ballot_id, "receipt": secrets.token_hex(16)}  # acknowledged, never stored
-        return original(store, actor, ballot_id, payload, receipt_key)
+        return original(store, caster, ballot_id, payload, receipt_key)
 
-    module.cast_vote = cast_vote
+    module._cast_once = _cast_once
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
