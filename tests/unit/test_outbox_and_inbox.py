@@ -91,6 +91,7 @@ def test_the_relay_publishes_in_order_with_confirms_and_marks_sent(engine: sa.En
         relay = OutboxRelay(engine, EventPublisher(amqp_uri, "sections"))
         assert relay.relay_pending() == 3
         assert relay.relay_pending() == 0
+        relay.close_leadership()
         relay.publisher.close()
         received = tap.drain(1.0)
     finally:
@@ -111,6 +112,7 @@ def test_with_the_broker_unreachable_the_relay_keeps_every_event(engine: sa.Engi
 
     relay = OutboxRelay(engine, EventPublisher(amqp_uri, "sections"))
     assert relay.relay_pending() == 1
+    relay.close_leadership()
     relay.publisher.close()
 
 

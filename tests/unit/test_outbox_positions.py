@@ -58,8 +58,18 @@ class Recorder:
         pass
 
 
+class OneRun(OutboxRelay):
+    """A relay whose process ends after each run: it gives up the lead (a live relay keeps it)."""
+
+    def relay_pending(self) -> int:
+        try:
+            return super().relay_pending()
+        finally:
+            self.close_leadership()
+
+
 def relay(engine: sa.Engine, publisher: Any = None, batch: int = 200) -> OutboxRelay:
-    return OutboxRelay(engine, publisher or Recorder(), batch=batch)
+    return OneRun(engine, publisher or Recorder(), batch=batch)
 
 
 def sessions(engine: sa.Engine) -> sessionmaker:
@@ -344,12 +354,12 @@ def test_a_broker_lost_mid_batch_leaves_the_unconfirmed_events_unsent(engine: sa
     try:
         cut = CutMidBatch(amqp_uri, "sections", timeout=5, cut_at=4)
         with pytest.raises(NotConfirmed) as failed:
-            OutboxRelay(engine, cut).relay_pending()
+            OneRun(engine, cut).relay_pending()
         assert failed.value.confirmed == 3
         sent = rows(engine)
         assert [sent[i].published_at is not None for i in ids] == [True] * 3 + [False] * 3
 
-        again = OutboxRelay(engine, EventPublisher(amqp_uri, "sections"))
+        again = OneRun(engine, EventPublisher(amqp_uri, "sections"))
         assert again.relay_pending() == 3
         again.publisher.close()
         received = [m["event_id"] for m in tap.drain(1.0)]
@@ -358,3 +368,35 @@ def test_a_broker_lost_mid_batch_leaves_the_unconfirmed_events_unsent(engine: sa
     first_seen = list(dict.fromkeys(received))
     assert first_seen == ids  # every event, first deliveries in log order
     assert all(row.published_at is not None for row in rows(engine).values())
+
+
+def test_the_leader_keeps_the_lead_until_its_connection_goes_and_a_standby_takes_over(engine: sa.Engine) -> None:
+    """Leadership is kept from one run to the next (the leader polls and takes up every replica's
+    events); a standby relays nothing meanwhile, and leads once the leader's session is gone."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one relay; PostgreSQL's advisory lock elects one of several")
+    first, second = Recorder(), Recorder()
+    leader, standby = OutboxRelay(engine, first), OutboxRelay(engine, second)
+    try:
+        emit_section(engine, "a")
+        assert leader.relay_pending() == 1 and leader.leading
+        emit_section(engine, "b")  # committed by "another replica": the leader takes it up
+        assert standby.relay_pending() == 0 and not standby.leading
+        assert leader.relay_pending() == 1
+        with engine.connect() as conn:  # the leader's session dies (a kill -9, a failover)
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+            conn.commit()
+        emit_section(engine, "c")
+        with pytest.raises(sa.exc.DBAPIError):
+            leader.relay_pending()  # its first statement finds the session gone: it steps down
+        assert not leader.leading
+        assert standby.relay_pending() == 1 and standby.leading
+        assert [e["data"]["code"] for e in first.published + second.published] == ["a", "b", "c"]
+    finally:
+        leader.close_leadership()
+        standby.close_leadership()

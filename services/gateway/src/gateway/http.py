@@ -86,9 +86,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in no id or code; PostgreSQL refuse
 CLOSE_CONNECTION = "congress.close_connection"  # environ key: a callable that ends keep-alive
 
 HEALTH_PATH = "/health"
-DEFAULT_WORKERS = 50  # the gateway's workers mostly wait on RPC; MAX_WORKERS or GATEWAY_MAX_WORKERS set it
+# A hall's delegates at once: a gateway worker is a greenthread that mostly waits on an RPC, so 500
+# cost little, and the backlog waits in voting's queue (worked in order) rather than as 503s that
+# every delegate's phone retries. MAX_WORKERS or GATEWAY_MAX_WORKERS set it.
+DEFAULT_WORKERS = 500
 QUEUE_SECONDS = 3.0  # how long a request may wait for a free worker before a 503
-QUEUE_LIMIT = 200  # requests waiting for a worker at most; beyond, a 503 at once
+QUEUE_LIMIT = 1000  # requests waiting for a worker at most; beyond, a 503 at once
 
 
 class Readiness(Protocol):
@@ -354,7 +357,7 @@ class JsonWebServer(WebServer):
 
     def configure(self, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
         """AUTH_FAILURES_PER_MINUTE (20), TRUSTED_PROXIES (none), GATEWAY_MAX_WORKERS (MAX_WORKERS
-        when that is set, else 50), HTTP_QUEUE_SECONDS (3) and HTTP_QUEUE_LIMIT (200): nameko
+        when that is set, else 500), HTTP_QUEUE_SECONDS (3) and HTTP_QUEUE_LIMIT (1000): nameko
         config, then environment."""
         environ = os.environ if environ is None else environ
 

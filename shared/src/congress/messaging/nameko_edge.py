@@ -302,6 +302,9 @@ class LogContext(DependencyProvider):
 
 
 RELAY_RETRY_MAX = 2.0  # seconds
+# The relay leader looks for events this often even when not woken: other replicas' commits wake
+# only their own relay, so this bounds how late their events are published.
+LEADER_POLL = 0.05  # seconds
 
 
 class Store(DependencyProvider):
@@ -353,8 +356,9 @@ class Store(DependencyProvider):
             try:
                 sent = self.relay.relay_pending()
                 if sent:
-                    log.info("relay: published %d event(s)", sent)
-                wait, backoff = self.poll_interval, self.poll_interval
+                    log.debug("relay: published %d event(s)", sent)
+                backoff = self.poll_interval
+                wait = min(LEADER_POLL, self.poll_interval) if self.relay.leading else self.poll_interval
             except Exception as exc:  # broker or database away: keep the events, try again
                 log.warning("relay: cannot publish yet (%s); retrying in %.1fs", exc, backoff)
                 # At most RELAY_RETRY_MAX between tries: events flow again soon after the broker's return.
@@ -363,6 +367,7 @@ class Store(DependencyProvider):
                 self._wake.get(timeout=wait)
             except Empty:
                 pass
+        self.relay.close_leadership()
         self.relay.publisher.close()
 
     def _heartbeat_forever(self) -> None:

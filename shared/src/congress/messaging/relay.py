@@ -178,37 +178,65 @@ class EventPublisher:
 
 
 class OutboxRelay:
+    """The producer's relay. On PostgreSQL a replica leads while it holds the session advisory lock
+    on a connection of its own: leadership is kept from one call to the next (the leader polls
+    often, so it takes up events every replica commits), and lost only with that connection or at
+    `close()`; the others try for it now and then (standby)."""
+
     def __init__(self, engine: sa.Engine, publisher: EventPublisher, batch: int = 200) -> None:
         self.engine = engine
         self.publisher = publisher
         self.batch = batch
         self._lock_key = zlib.crc32(f"outbox-relay:{publisher.producer}".encode())
+        self._held: sa.Connection | None = None  # the leader's connection, which holds the lock
+
+    @property
+    def leading(self) -> bool:
+        """Holds PostgreSQL's relay lock now (SQLite's single relay needs none: False)."""
+        return self._held is not None
 
     def relay_pending(self) -> int:
-        """Number and publish what is unsent; returns how many were confirmed. Raises if the broker fails."""
-        with self.engine.connect() as conn:
-            postgres = is_postgres(self.engine)
-            if postgres:
+        """Number and publish what is unsent; returns how many were confirmed (0 on a standby).
+        Raises if the broker or the database fails; leadership goes with a failed connection."""
+        if not is_postgres(self.engine):
+            with self.engine.connect() as conn:
+                return self._relay(conn)
+        conn = self._lead()
+        if conn is None:
+            return 0
+        try:
+            return self._relay(conn)
+        except Exception:
+            self.close_leadership()
+            raise
+
+    def _lead(self) -> sa.Connection | None:
+        if self._held is None:
+            conn = self.engine.connect()
+            try:
                 leader = conn.scalar(sa.select(sa.func.pg_try_advisory_lock(self._lock_key)))
                 conn.commit()
-                if not leader:
-                    return 0
-            try:
-                return self._relay(conn)
-            finally:
-                if postgres:
-                    self._step_down(conn)
+            except Exception:
+                conn.invalidate()
+                conn.close()
+                raise
+            if not leader:
+                conn.close()
+                return None
+            self._held = conn
+            log.info("relay: leading the %s outbox", self.publisher.producer)
+        return self._held
 
-    def _step_down(self, conn: sa.Connection) -> None:
-        """Release leadership; a connection that cannot is discarded, never pooled with the lock."""
+    def close_leadership(self) -> None:
+        """Give the lock up: the connection is closed, never pooled with the lock on it."""
+        conn, self._held = self._held, None
+        if conn is None:
+            return
         try:
-            conn.rollback()  # an aborted transaction would refuse the unlock
-            released = conn.scalar(sa.select(sa.func.pg_advisory_unlock(self._lock_key)))
-            conn.commit()
-        except Exception:
-            released = False
-        if not released:
-            conn.invalidate()
+            conn.invalidate()  # closing the session releases its advisory locks
+            conn.close()
+        except Exception:  # a dead connection is gone either way
+            log.debug("closing the relay leader's connection failed", exc_info=True)
 
     def _relay(self, conn: sa.Connection) -> int:
         sent = 0
