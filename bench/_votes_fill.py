@@ -1,8 +1,8 @@
 """Fill a big ballot for the close benchmark: `voting.balloting.cast_vote` called in worker
 processes on the stack's voting database (no HTTP, no RPC), so whatever a vote writes (sealed
 rows, participation, outbox) is written by the service's own code. The workers commit without
-waiting for the WAL flush and without the outbox writers' lock: the fill is not what is measured
-(the close is), and with both a 10,000-vote fill takes minutes on two cores."""
+waiting for the WAL flush: the fill is not what is measured (the close is), and with it a
+10,000-vote fill takes minutes on two cores."""
 
 from __future__ import annotations
 

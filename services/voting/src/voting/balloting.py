@@ -18,6 +18,7 @@ the WAL join them.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import secrets
 import uuid
@@ -359,7 +360,8 @@ def _opened_box(session: Any, ballot_id: str) -> list[dict[str, Any]]:
     """The ballot box in clear, in receipt order: every sealed ballot opened (a ballot open across
     the upgrade that brought sealing has rows in clear already)."""
     box = []
-    for row in session.execute(sa.select(ballot_box).where(ballot_box.c.ballot_id == ballot_id)):
+    columns = (ballot_box.c.receipt, ballot_box.c.sealed, ballot_box.c.choice, ballot_box.c.ranking)
+    for row in session.execute(sa.select(*columns).where(ballot_box.c.ballot_id == ballot_id)):
         if row.sealed is None:
             box.append({"receipt": row.receipt, "choice": row.choice, "ranking": row.ranking})
             continue
@@ -377,6 +379,9 @@ def unlink(session: Any, ballot_id: str, box: list[dict[str, Any]]) -> None:
     transaction id for all rows, and a physical order (receipt, member) that says nothing of when
     anyone voted. Deleted and inserted anew, never updated in place: an update's WAL record would
     tie each sealed row to its row in clear."""
+    if session.get_bind().dialect.name == "postgresql":
+        _unlink_in_postgres(session, ballot_id, box)
+        return
     voted = session.execute(sa.select(participation).where(participation.c.ballot_id == ballot_id)).all()
     session.execute(ballot_box.delete().where(ballot_box.c.ballot_id == ballot_id))
     session.execute(participation.delete().where(participation.c.ballot_id == ballot_id))
@@ -396,6 +401,40 @@ def unlink(session: Any, ballot_id: str, box: list[dict[str, Any]]) -> None:
                 for r in sorted(voted, key=lambda r: r.member_id)
             ],
         )
+
+
+# The same rewrite in two statements that PostgreSQL works through itself (a close of 10,000 votes
+# spent most of its time turning rows into parameters and back): the box from three arrays, in
+# receipt order; participation moved by one statement, in member order, request ids and sealed
+# receipts left behind.
+_REFILL_BOX = sa.text(
+    "INSERT INTO ballot_box (ballot_id, receipt, choice, ranking) "
+    "SELECT :ballot_id, r, c, k::json "
+    "FROM unnest(CAST(:receipts AS text[]), CAST(:choices AS text[]), CAST(:rankings AS text[])) AS t(r, c, k) "
+    "ORDER BY r"
+)
+_MOVE_PARTICIPATION = sa.text(
+    "WITH moved AS (DELETE FROM participation WHERE ballot_id = :ballot_id "
+    "RETURNING ballot_id, member_id, choice, ranking) "
+    "INSERT INTO participation (ballot_id, member_id, request_id, choice, ranking, sealed_receipt) "
+    "SELECT ballot_id, member_id, NULL, choice, ranking, NULL FROM moved ORDER BY member_id"
+)
+
+
+def _unlink_in_postgres(session: Any, ballot_id: str, box: list[dict[str, Any]]) -> None:
+    session.execute(ballot_box.delete().where(ballot_box.c.ballot_id == ballot_id))
+    if box:
+        ordered = sorted(box, key=lambda b: b["receipt"])
+        session.execute(
+            _REFILL_BOX,
+            {
+                "ballot_id": ballot_id,
+                "receipts": [b["receipt"] for b in ordered],
+                "choices": [b["choice"] for b in ordered],
+                "rankings": [None if b["ranking"] is None else json.dumps(b["ranking"]) for b in ordered],
+            },
+        )
+    session.execute(_MOVE_PARTICIPATION, {"ballot_id": ballot_id})
 
 
 def vacuum(engine: sa.Engine) -> None:
