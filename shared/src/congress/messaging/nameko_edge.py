@@ -358,6 +358,11 @@ class Store(DependencyProvider):
                 if sent:
                     log.debug("relay: published %d event(s)", sent)
                 backoff = self.poll_interval
+                if self.relay.standing_by:
+                    # Another replica leads and takes up our events too: try for the lead now and
+                    # then, not at every commit (that was a lock attempt per vote).
+                    eventlet.sleep(self.poll_interval)
+                    continue
                 wait = min(LEADER_POLL, self.poll_interval) if self.relay.leading else self.poll_interval
             except Exception as exc:  # broker or database away: keep the events, try again
                 log.warning("relay: cannot publish yet (%s); retrying in %.1fs", exc, backoff)

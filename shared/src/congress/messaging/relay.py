@@ -45,6 +45,15 @@ from congress.proof import EVENT_PROOF, sign_event
 
 log = logging.getLogger(__name__)
 
+# Unsent events: those numbered already (a failed try) in log order, then new ones in insertion order.
+_PENDING = (
+    sa.select(OUTBOX.c.position, OUTBOX.c.log_position, OUTBOX.c.envelope, OUTBOX.c.stamp)
+    .where(OUTBOX.c.published_at.is_(None))
+    .order_by(OUTBOX.c.log_position.is_(None), OUTBOX.c.log_position, OUTBOX.c.position)
+)
+_COUNT_PENDING = sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+COUNTERS_KEPT = 10_000  # stamp counters the leader keeps in memory
+
 
 class NotConfirmed(Exception):
     """The broker did not confirm a whole batch: only its first `confirmed` events are safe."""
@@ -189,6 +198,14 @@ class OutboxRelay:
         self.batch = batch
         self._lock_key = zlib.crc32(f"outbox-relay:{publisher.producer}".encode())
         self._held: sa.Connection | None = None  # the leader's connection, which holds the lock
+        self._top: int | None = None  # while leading: the log's last position
+        self._stood_by = False  # the last try for the lead found another leader
+        self._counters: dict[str, int] = {}  # while leading: stamp counters' values
+
+    @property
+    def standing_by(self) -> bool:
+        """Another replica holds PostgreSQL's relay lock (as of the last try)."""
+        return is_postgres(self.engine) and self._held is None and self._stood_by
 
     @property
     def leading(self) -> bool:
@@ -220,6 +237,7 @@ class OutboxRelay:
                 conn.invalidate()
                 conn.close()
                 raise
+            self._stood_by = not leader
             if not leader:
                 conn.close()
                 return None
@@ -230,6 +248,7 @@ class OutboxRelay:
     def close_leadership(self) -> None:
         """Give the lock up: the connection is closed, never pooled with the lock on it."""
         conn, self._held = self._held, None
+        self._forget()
         if conn is None:
             return
         try:
@@ -239,45 +258,61 @@ class OutboxRelay:
             log.debug("closing the relay leader's connection failed", exc_info=True)
 
     def _relay(self, conn: sa.Connection) -> int:
+        """Batch after batch until nothing is pending. A batch's "sent" marks are written in the
+        next batch's transaction (one transaction a batch, not two); a crash before that gives
+        duplicates, which subscribers drop by event_id, never a loss."""
         sent = 0
-        while True:
-            # On the lock's session: if it was lost (and another replica may lead), this fails.
-            numbered = self.number_pending(conn)
-            rows = conn.execute(
-                sa.select(OUTBOX.c.position, OUTBOX.c.envelope)
-                .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.log_position.is_not(None))
-                .order_by(OUTBOX.c.log_position)
-                .limit(self.batch)
-            ).all()
-            if numbered < self.batch and len(rows) < self.batch:
-                pending = len(rows)  # everything committed and unsent is in this batch
-            else:
-                pending = conn.scalar(
-                    sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
-                )
-            conn.commit()  # no transaction stays open while we wait on the broker
-            OUTBOX_PENDING.set(pending or 0)
-            if not rows:
-                return sent
-            confirmed = 0
-            try:
-                self.publisher.publish_batch([row.envelope for row in rows])
-                confirmed = len(rows)
-            except NotConfirmed as exc:
-                confirmed = exc.confirmed
-                raise
-            finally:
-                if confirmed:
-                    done = rows[:confirmed]
-                    conn.execute(
-                        OUTBOX.update()
-                        .where(OUTBOX.c.position.in_([row.position for row in done]))
-                        .values(published_at=datetime.now(UTC))
-                    )
+        marks: list[int] = []  # published and confirmed, not yet marked sent
+        try:
+            while True:
+                # On the lock's session: if it was lost (and another replica may lead), this fails.
+                if marks:
+                    self._mark_sent(conn, marks)
+                    marks = []
+                batch, more = self._take_batch(conn)
+                conn.commit()  # no transaction stays open while we wait on the broker
+                if not batch:
+                    OUTBOX_PENDING.set(0)
+                    return sent
+                if more:
+                    pending = conn.scalar(_COUNT_PENDING)
                     conn.commit()
+                    OUTBOX_PENDING.set(pending or 0)
+                else:
+                    OUTBOX_PENDING.set(len(batch))  # everything committed and unsent is in this batch
+                confirmed = 0
+                try:
+                    self.publisher.publish_batch([envelope for _, envelope in batch])
+                    confirmed = len(batch)
+                except NotConfirmed as exc:
+                    confirmed = exc.confirmed
+                    raise
+                finally:
+                    marks = [position for position, _ in batch[:confirmed]]
                     sent += confirmed
-                    for row in done:
-                        EVENTS_PUBLISHED.labels(row.envelope["type"]).inc()
+                    for _, envelope in batch[:confirmed]:
+                        EVENTS_PUBLISHED.labels(envelope["type"]).inc()
+        finally:
+            if marks:
+                try:
+                    self._mark_sent(conn, marks)
+                    conn.commit()
+                except Exception:  # they go again later: duplicates, dropped by event_id
+                    log.warning("relay: %d published event(s) could not be marked sent", len(marks), exc_info=True)
+
+    def _mark_sent(self, conn: sa.Connection, positions: list[int]) -> None:
+        conn.execute(OUTBOX.update().where(OUTBOX.c.position.in_(positions)).values(published_at=datetime.now(UTC)))
+
+    def _take_batch(self, conn: sa.Connection) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+        """The next events to publish, (position, envelope) in log order: those numbered but not
+        sent yet (a failed try), then new ones, numbered and stamped now. And whether more wait."""
+        rows = conn.execute(_PENDING.limit(self.batch)).all()
+        fresh = [row for row in rows if row.log_position is None]
+        given = {row.position: (row.log_position, row.envelope) for row in rows if row.log_position is not None}
+        for position, log_position, stamped in self._number(conn, fresh):
+            given[position] = (log_position, stamped)
+        ordered = sorted(given.items(), key=lambda item: item[1][0])
+        return [(position, envelope) for position, (_, envelope) in ordered], len(rows) == self.batch
 
     def number_pending(self, conn: sa.Connection) -> int:
         """Give the next batch of unnumbered events their log positions and stamps, in `position`
@@ -288,18 +323,31 @@ class OutboxRelay:
             .order_by(OUTBOX.c.position)
             .limit(self.batch)
         ).all()
+        return len(self._number(conn, rows))
+
+    def _number(self, conn: sa.Connection, rows: Sequence[Any]) -> list[tuple[int, int, dict[str, Any]]]:
+        """Number `rows` (unnumbered, in position order) after the log's top and apply their stamps;
+        returns (position, log position, envelope as published). The leader keeps the top and the
+        counters in memory (nobody else numbers while it holds the lock), so a batch costs no reads."""
         if not rows:
-            return 0
-        top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(OUTBOX.c.log_position), 0)))
+            return []
+        cache = self._held is not None
+        top = self._top if cache and self._top is not None else None
+        if top is None:
+            top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(OUTBOX.c.log_position), 0)))
         stamps = {row.position: json.loads(row.stamp) for row in rows if row.stamp}
-        counters: dict[str, int] = {}
+        counters = self._counters if cache else {}
         if stamps:
-            names = {counter for counter, _ in stamps.values()}
-            counters = dict(
-                conn.execute(
-                    sa.select(EVENT_COUNTERS.c.name, EVENT_COUNTERS.c.value).where(EVENT_COUNTERS.c.name.in_(names))
-                ).all()
-            )
+            unknown = {counter for counter, _ in stamps.values()} - counters.keys()
+            if unknown:
+                counters.update(
+                    conn.execute(
+                        sa.select(EVENT_COUNTERS.c.name, EVENT_COUNTERS.c.value).where(
+                            EVENT_COUNTERS.c.name.in_(unknown)
+                        )
+                    ).all()
+                )
+        before = dict(counters)
         numbers: list[tuple[int, int, dict[str, Any] | None]] = []
         touched: set[str] = set()
         for offset, row in enumerate(rows, start=1):
@@ -310,14 +358,29 @@ class OutboxRelay:
                 touched.add(counter)
                 envelope = {**row.envelope, "data": {**row.envelope["data"], field: counters[counter]}}
             numbers.append((row.position, top + offset, envelope))
-        if touched:
-            self._save_counters(conn, {name: counters[name] for name in touched})
-        if self._save_numbers(conn, numbers) != len(numbers):
-            # Only rows still unnumbered take a number: another relay got there first (it cannot
-            # on PostgreSQL, under the lock). Its numbers stand; ours, and our counts, are undone.
-            conn.rollback()
-            raise RuntimeError("another relay is numbering this outbox")
-        return len(rows)
+        try:
+            if touched:
+                self._save_counters(conn, {name: counters[name] for name in touched})
+            if self._save_numbers(conn, numbers) != len(numbers):
+                # Only rows still unnumbered take a number: another relay got there first (it cannot
+                # on PostgreSQL, under the lock). Its numbers stand; ours, and our counts, are undone.
+                conn.rollback()
+                raise RuntimeError("another relay is numbering this outbox")
+        except Exception:
+            counters.clear()
+            counters.update(before)
+            self._forget()
+            raise
+        if cache:
+            self._top = top + len(numbers)
+            if len(counters) > COUNTERS_KEPT:
+                counters.clear()  # read again when next needed
+        by_position = {row.position: row.envelope for row in rows}
+        return [(p, lp, env if env is not None else by_position[p]) for p, lp, env in numbers]
+
+    def _forget(self) -> None:
+        self._top = None
+        self._counters.clear()
 
     def _save_counters(self, conn: sa.Connection, values: dict[str, int]) -> None:
         insert = (postgresql if is_postgres(self.engine) else sqlite).insert(EVENT_COUNTERS)
