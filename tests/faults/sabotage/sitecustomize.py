@@ -3,8 +3,8 @@
 On PYTHONPATH of a voting process with FAULTS_SABOTAGE=drop-one-vote, it patches
 `voting.balloting._cast_once` (both ways in: by member, by credential) when that module is
 imported so that the FAULTS_SABOTAGE_AT-th vote (5th by default) this process handles is
-acknowledged with a receipt and never stored: an acknowledged vote lost, which the invariant checker must catch. Product code is untouched;
-without the variable this file does nothing.
+acknowledged with a receipt and never stored: an acknowledged vote lost, which the invariant
+checker must catch. Product code is untouched; without the variable this file does nothing.
 """
 
 from __future__ import annotations
