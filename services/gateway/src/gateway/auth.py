@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -128,6 +129,7 @@ class FailureLimiter:
         return len(self._failures)
 
 
+@functools.lru_cache(maxsize=4096)  # parsed once per address, not once per request
 def client_key(address: str) -> str:
     try:
         parsed = ipaddress.ip_address(address.split("%")[0])

@@ -362,7 +362,8 @@ class Broadcaster(SharedExtension):
             )
             try:
                 with Connection(self.amqp_uri, heartbeat=20, connect_timeout=5) as conn:
-                    with conn.Consumer(queue, callbacks=[self.ring_doorbell], no_ack=True):
+                    # on_message: the body is never decoded (it is never read), only the ring counts.
+                    with conn.Consumer(queue, on_message=self.ring_doorbell, no_ack=True):
                         self.ring_doorbell()  # whatever was committed while nobody listened
                         backoff = 1.0
                         while self._running:
