@@ -302,3 +302,25 @@ def test_open_streams_hold_no_worker_and_carry_no_personal_data(hall: Hall) -> N
     finally:
         for reader in readers:
             reader.close()
+
+
+@pytest.mark.e2e
+def test_a_position_that_is_not_one_is_a_400_naming_it_as_the_document_says(hall: Hall) -> None:
+    """The stream's declaration is what the gateway serves: its statuses and its content type."""
+    for params, headers, name in (
+        ({"after": "x"}, {}, "after"),
+        ({"after": "-1"}, {}, "after"),
+        ({}, {"Last-Event-ID": "x"}, "Last-Event-ID"),
+        ({"after": "3"}, {"Last-Event-ID": "²"}, "Last-Event-ID"),
+        ({}, {"Last-Event-ID": str(2**63)}, "Last-Event-ID"),
+    ):
+        answer = requests.get(f"{hall.url}/api/v1/stream", params=params, headers=headers, timeout=30)
+        assert answer.status_code == 400, (params, headers, answer.text)
+        assert answer.headers["Content-Type"] == "application/json"
+        assert name in answer.json()["error"]["fields"], answer.text
+    document = requests.get(f"{hall.url}/api/openapi.json", timeout=30).json()
+    live = document["paths"]["/api/v1/stream"]["get"]
+    assert live["operationId"] == "live_stream" and live["security"] == []
+    assert list(live["responses"]["200"]["content"]) == ["text/event-stream"]
+    assert {"200", "400", "503"} <= live["responses"].keys()
+    assert {(p["in"], p["name"]) for p in live["parameters"]} == {("query", "after"), ("header", "Last-Event-ID")}

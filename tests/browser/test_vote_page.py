@@ -177,6 +177,17 @@ def test_a_delegate_ranks_three_candidates_with_the_keyboard_alone(
     assert mine["ranking"] == [ids[name] for name in wanted]
 
 
+def test_the_pages_list_is_a_delegates_own_and_other_tokens_are_refused_as_documented(
+    hall: Hall, congress: Congress
+) -> None:
+    delegate = congress.delegates[0]
+    mine = ok(hall.stack.api("GET", "/api/v1/me/ballots", token=delegate.auth))
+    assert mine["member"]["id"] == delegate.member_id and congress.body_id in {b["id"] for b in mine["bodies"]}
+    refused = hall.stack.api("GET", "/api/v1/me/ballots")  # the admin's token: the route declares delegates
+    assert refused.status_code == 403 and "delegate" in refused.json()["error"]["message"], refused.text
+    assert hall.stack.api("GET", "/api/v1/me/ballots", token=None).status_code == 401
+
+
 def test_a_revoked_credential_is_refused_with_a_clear_message(hall: Hall, congress: Congress, open_page: Any) -> None:
     motion, _ = table_and_open(hall.stack, congress.body_id)
     delegate = congress.delegates[3]

@@ -15,6 +15,7 @@ monitor's last look (gateway/health.py) before any route runs, so it needs no wo
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -477,7 +478,7 @@ def api(method: str, path: str, **declared: Any) -> Callable[[Handler], Handler]
     def register(fn: Handler) -> Handler:
         route = None
         if declared:
-            description = (fn.__doc__ or "").strip()
+            description = inspect.cleandoc(fn.__doc__ or "")  # a docstring's indentation is no Markdown
             route = Route(method, path, operation_id=fn.__name__, description=description, **declared)
             fn = guarded(fn, route)
         return ApiEntrypoint.decorator(method, path, route=route)(fn)

@@ -95,6 +95,10 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         found.append({"name": name, "in": "path", "required": True, "schema": schema})
     if route.query is not None:
         found.append({"in": "query", "schema": route.query})  # apispec: one parameter per field
+    for name, schema in route.request_headers.items():
+        described = {key: value for key, value in schema.items() if key != "description"}
+        header = {"name": name, "in": "header", "required": False, "schema": described}
+        found.append({**header, "description": schema["description"]} if "description" in schema else header)
     return found
 
 
@@ -156,6 +160,22 @@ def _operation(route: Route, routes: list[Route]) -> dict[str, Any]:
     return operation
 
 
+def _null_or_the_schema(node: Any) -> Any:
+    """apispec writes a nullable nested schema as `anyOf: [its $ref, {type: object, nullable}]`,
+    whose second branch takes any object at all; it is made to take null only."""
+    if isinstance(node, list):
+        return [_null_or_the_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    found = {key: _null_or_the_schema(value) for key, value in node.items()}
+    if isinstance(found.get("anyOf"), list):
+        found["anyOf"] = [
+            {**branch, "enum": [None]} if branch == {"type": "object", "nullable": True} else branch
+            for branch in found["anyOf"]
+        ]
+    return found
+
+
 def _with_extras(document: dict[str, Any]) -> dict[str, Any]:
     """What a request schema's validators say that apispec cannot (its JSON_SCHEMA), merged in."""
     components = document["components"]["schemas"]
@@ -192,4 +212,4 @@ def openapi_document(service_cls: type | None = None) -> dict[str, Any]:
         paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = _operation(route, routes)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return _with_extras(spec.to_dict())
+    return _with_extras(_null_or_the_schema(spec.to_dict()))

@@ -10,6 +10,7 @@ Content-Security-Policy (no inline script or style, nothing from another origin)
 from __future__ import annotations
 
 import mimetypes
+import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
@@ -18,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from werkzeug.wrappers import Request, Response
 
+from congress.actors import DELEGATE
+from congress.contract.api import MyBallotsView, StreamQuery
 from congress.errors import InvalidInput, NotFound
 from congress.rpc import ServiceUnavailable, call
 from gateway.http import api, json_response
+from gateway.routes import PUBLIC
 from gateway.stream import STREAM_TYPES, Broadcaster, ShortCache, StreamHub, catch_up, frames, stream_feed
 
 if TYPE_CHECKING:
@@ -57,6 +61,15 @@ MAJORITY_RULES = {
 OUTCOMES = {"adopted": "Adopted", "rejected": "Rejected", "no_quorum": "No quorum"}
 METHODS = {"meek": "STV (Meek)", "wigm": "STV (WIGM)", "block": "Block vote"}
 MAX_STAGES = 8  # columns of an STV count that fit a projector; the rest are summarised
+MAX_POSITION = 2**63 - 1  # a BIGINT, as `after` (contract/api.py: POSITION)
+POSITION = re.compile(r"[0-9]{1,19}")  # ASCII digits: str.isdigit() also takes "²", which int() does not
+LAST_EVENT_ID = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": MAX_POSITION,
+    "description": "the id of the last event received (a browser sends it when it reconnects): "
+    "send what came after it; it wins over `after`",
+}
 
 
 def votes(value: Any) -> str:
@@ -109,8 +122,8 @@ def static_files() -> dict[str, tuple[bytes, str]]:
 def parse_position(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        raise InvalidInput(f"{name} must be a log position (a whole number)", {name: [value]})
+    if not POSITION.fullmatch(value) or int(value) > MAX_POSITION:
+        raise InvalidInput(f"{name} must be a log position (a whole number)", {name: [value[:100]]})
     return int(value)
 
 
@@ -131,12 +144,25 @@ class HallPages:
         """The broadcaster's read of the voting log (in a worker, so the call is signed)."""
         return call(self.voting.replay_events, after, limit, list(STREAM_TYPES))
 
-    @api("GET", "/api/v1/stream")
-    def live_stream(self, request: Request) -> Response:
-        """Server-sent events of public voting events, ids being log positions; no token needed."""
+    @api(
+        "GET",
+        "/api/v1/stream",
+        summary="The live stream of public voting events (server-sent events)",
+        tag="events",
+        roles=PUBLIC,
+        query=StreamQuery,
+        content_type="text/event-stream",
+        request_headers={"Last-Event-ID": LAST_EVENT_ID},
+    )
+    def live_stream(self, request: Request, query: dict[str, Any]) -> Response:
+        """Server-sent events of the public voting events, as the hall's pages read them: each
+        event's `id` is its position in the voting log, and `ready` says the client is caught up.
+        With `after` or `Last-Event-ID` the stream first sends what came after that position,
+        else it starts now. It never ends: the client closes it. 503 while the stream is starting
+        (the voting service has not answered yet)."""
         after = parse_position(request.headers.get("Last-Event-ID"), "Last-Event-ID")
         if after is None:
-            after = parse_position(request.args.get("after"), "after")
+            after = query.get("after")
         broadcaster: Broadcaster = self.stream
         if not broadcaster.wait_ready(timeout=10.0):
             raise ServiceUnavailable("the live stream is starting: the voting service has not answered yet")
@@ -190,12 +216,18 @@ class HallPages:
     def vote_page(self, request: Request) -> Response:
         return page("vote.html")
 
-    @api("GET", "/api/v1/me/ballots")
-    def my_ballots(self, request: Request) -> Response:
-        """The ballots of the bodies the credential's holder belongs to, open ones first."""
-        actor = self._actor(request)
-        if actor.role != "delegate" or not actor.member:
-            raise InvalidInput("this is the voting page's list: sign in with a delegate's credential", {})
+    @api(
+        "GET",
+        "/api/v1/me/ballots",
+        summary="A delegate's ballots (the voting page's list)",
+        tag="ballots",
+        roles=(DELEGATE,),
+        response=MyBallotsView,
+    )
+    def my_ballots(self, request: Request, actor: Actor) -> Response:
+        """The credential holder, the bodies they belong to and the ballots of those bodies, open
+        ones first: what each is about and whether they may vote in it, never who voted; a closed
+        one with its public result."""
         bodies = self._answers.get("bodies", 2.0, lambda: call(self.voting.list_bodies))
         member: dict[str, Any] | None = None
         mine = []

@@ -1,9 +1,10 @@
 """Each HTTP route declared once, on the decorator that registers it (`@api` in gateway/http.py).
 
 A declaration says who may call the route (roles from congress.actors, or PUBLIC), what it takes
-(request body, query, path) and what it answers (each status with its schema). The gateway
-enforces the roles and the query from it before the method's body runs, and gateway/openapi.py
-builds the OpenAPI document from the same declarations: nothing is written twice.
+(request body, query, path, request headers) and what it answers (each status with its schema).
+The gateway enforces the roles and the query from it before the method's body runs, and
+gateway/openapi.py builds the OpenAPI document from the same declarations: nothing is written
+twice.
 
 A route registered with no declaration (`@api("GET", "/vote")`) is neither enforced nor
 documented here: the method does what it needs itself.
@@ -44,10 +45,12 @@ class Route:
     beyond those the declaration implies (400, 413, 429 always; 401 and 403 when a token is
     needed; 404 with a path parameter; 503 when a service behind is called, unless `offline`).
     `responses`: statuses answered with a schema of their own rather than the Error. `params`: a
-    path parameter's JSON Schema (a string by default). `creates`: the path parameter the
-    answer's id (its code, for `code`) fills: the document links the route to those that take it.
-    `references`: body fields that name another resource; one that names none is a 400 naming the
-    field, not a 404 (which says the URL's resource does not exist)."""
+    path parameter's JSON Schema (a string by default). `request_headers`: request headers the
+    route reads, each with its JSON Schema (whose `description` says what it does); the method
+    checks them itself. `creates`: the path parameter the answer's id (its code, for `code`)
+    fills: the document links the route to those that take it. `references`: body fields that
+    name another resource; one that names none is a 400 naming the field, not a 404 (which says
+    the URL's resource does not exist)."""
 
     method: str
     path: str  # werkzeug syntax
@@ -69,6 +72,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)  # success answer's headers: name -> description
     creates: str | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter -> JSON Schema
+    request_headers: dict[str, dict[str, Any]] = field(default_factory=dict)  # request header -> JSON Schema
     responses: dict[int, type[Schema]] = field(default_factory=dict)  # statuses whose body is not an Error
     references: tuple[str, ...] = ()  # body fields naming other resources (see guarded)
     # A delegate's credential is identified by the service the route calls, in that same call (one

@@ -682,6 +682,13 @@ class GatewayService(HallPages):
         status=201,
         errors=(409,),
         credential_in_call=True,
+        request_headers={
+            "Idempotency-Key": {
+                "type": "string",
+                "maxLength": 100,
+                "description": "the body's request_id when the body has none (an empty one is ignored)",
+            }
+        },
     )
     def cast_vote(self, request: Request, ballot_id: str, actor: Actor | None) -> Response:
         credential = presented_token(request.headers.get("Authorization"))

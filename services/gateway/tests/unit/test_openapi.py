@@ -110,3 +110,62 @@ def test_creating_routes_link_to_the_routes_that_take_what_they_created() -> Non
     assert accredit["parameters"] == {"body_id": "$request.path.body_id", "member_id": "$response.body#/id"}
     section = operation("POST", "/api/v1/sections")["responses"]["201"]["links"]["get_section"]
     assert section["parameters"] == {"code": "$response.body#/code"}
+
+
+def test_the_live_stream_is_documented_as_server_sent_events_with_its_position_parameters() -> None:
+    stream = operation("GET", "/api/v1/stream")
+    assert stream["operationId"] == "live_stream" and stream["security"] == []
+    assert list(stream["responses"]["200"]["content"]) == ["text/event-stream"]
+    assert {"200", "400", "503"} <= stream["responses"].keys()
+    parameters = {(p["in"], p["name"]): p["schema"] for p in stream["parameters"]}
+    position = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    assert parameters == {("query", "after"): position, ("header", "Last-Event-ID"): position}
+
+
+def test_the_voting_pages_list_is_for_delegates_and_answers_what_its_schema_says() -> None:
+    from openapi_schema_validator import OAS30Validator
+
+    from gateway.pages import _ballot_for_voter
+
+    mine = operation("GET", "/api/v1/me/ballots")
+    assert mine["operationId"] == "my_ballots" and mine["x-roles"] == ["delegate"]
+    assert mine["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/MyBallotsView"
+    }
+    body = {"id": "b1", "name": "IEC", "kind": "iec", "deliberative": True, "accredited": True}
+    motion = {
+        "kind": "motion",
+        "subject": {"id": "m1", "title": "T", "text": "X", "mover": "IEC", "majority_rule": "simple", "ballot_id": "1"},
+        "ballot": {"id": "1", "secrecy": "secret", "status": "open", "result": None, "votes_cast": 0},
+    }
+    result = {"method": "meek", "seats": 1, "quota": "2.00000", "elected": ["c1"], "elected_names": ["Rosa"]}
+    election = {
+        "kind": "election",
+        "subject": {
+            "id": "e1",
+            "title": "Elect",
+            "method": "meek",
+            "seats": 1,
+            "candidates": [
+                {"id": "c1", "name": "Rosa", "email": "r@example.org"},
+                {"id": "c2", "name": "K", "withdrawn": True},
+            ],
+        },
+        "ballot": {
+            "id": "2",
+            "secrecy": "named",
+            "status": "closed",
+            "result": {**result, "rounds": [], "reason": None},
+        },
+    }
+    answer = {
+        "member": {"id": "d1", "name": "Rosa", "section": None},
+        "bodies": [body],
+        "ballots": [_ballot_for_voter(body, motion), _ballot_for_voter(body, election)],
+    }
+    schema = {"$ref": "#/components/schemas/MyBallotsView", "components": DOCUMENT["components"]}
+    OAS30Validator(schema).validate(answer)
+    assert answer["ballots"][1]["subject"]["candidates"] == [{"id": "c1", "name": "Rosa"}]
+    assert answer["ballots"][1]["result"] == result
+    for wrong in ({**answer, "voters": []}, {**answer, "member": {"id": "d1", "name": "Rosa"}}):
+        assert not OAS30Validator(schema).is_valid(wrong)

@@ -168,6 +168,7 @@
         window.setTimeout(function () { if (state.credential) { load(signingIn); } }, 5000);
         return;
       }
+      if (answer.status === 403) { signOut("This page is for delegates: sign in with the credential from your accreditation email."); return; }
       if (signingIn) { signOut(answer.error.message || "This credential cannot sign in here."); }
       else { warn(answer.error.message || "The ballots could not be read."); }
     });

@@ -151,6 +151,14 @@ class EventReplayQuery(Request):
     )
 
 
+class StreamQuery(Request):
+    """The query of GET /api/v1/stream: `?after=N` (a string); without it, the stream starts now."""
+
+    after = QueryInteger(
+        validate=POSITION, metadata={"description": "a position in the voting log: send what came after"}
+    )
+
+
 class EventEntry(Schema):
     class Meta:
         unknown = INCLUDE  # an envelope: newer producers may add fields
@@ -376,6 +384,7 @@ class TokenView(OfficerTokenView):
 
 BODY_KINDS = ("congress", "iec", "is")
 MAJORITY_RULES = ("simple", "two_thirds", "absolute")
+ELECTION_METHODS = ("block", "meek", "wigm")
 
 
 class CongressScheduling(Request):
@@ -552,7 +561,7 @@ class ElectionCreation(Request):
     seats = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
     method = fields.String(
         required=True,
-        validate=validate.OneOf(("block", "meek", "wigm")),
+        validate=validate.OneOf(ELECTION_METHODS),
         metadata={"description": "block vote, or STV by Meek's method or WIGM"},
     )
     secrecy = fields.String(load_default="secret", validate=validate.OneOf(("secret", "named")))
@@ -579,6 +588,117 @@ class CandidateNomination(Request):
     member_id = fields.String(
         load_default=None, validate=ID, metadata={"description": "if the candidate already holds a credential"}
     )
+
+
+# A delegate's own (GET /api/v1/me/ballots: the voting page's list). Exactly what the gateway
+# answers (gateway/pages.py), no field more: never who voted, only what each ballot is about.
+
+
+class MyMemberView(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    section = fields.String(required=True, allow_none=True)
+
+
+class MyBodyView(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(BODY_KINDS))
+    deliberative = fields.Boolean(required=True, metadata={"description": "false: consultative, does not vote"})
+    accredited = fields.Boolean(required=True)
+
+
+class CandidateChoiceView(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class VoterSubjectView(Schema):
+    """What a ballot is about: a motion (text, mover, majority rule) or an election (method, seats,
+    its standing candidates by name)."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, metadata={"description": "the motion's or the election's"})
+    title = fields.String(required=True)
+    text = fields.String(metadata={"description": "motions"})
+    mover = fields.String(metadata={"description": "motions"})
+    majority_rule = fields.String(validate=validate.OneOf(MAJORITY_RULES), metadata={"description": "motions"})
+    method = fields.String(validate=validate.OneOf(ELECTION_METHODS), metadata={"description": "elections"})
+    seats = fields.Integer(metadata={"description": "elections"})
+    candidates = fields.List(fields.Nested(CandidateChoiceView), metadata={"description": "elections, by name"})
+
+
+class TallyView(Schema):
+    class Meta:
+        unknown = RAISE
+
+    yes = fields.Integer(required=True)
+    no = fields.Integer(required=True)
+    abstain = fields.Integer(required=True)
+
+
+class VoterResultView(Schema):
+    """A closed ballot's public result: a motion's decision, or whom an election elected."""
+
+    class Meta:
+        unknown = RAISE
+
+    outcome = fields.String(
+        validate=validate.OneOf(("adopted", "rejected", "no_quorum")), metadata={"description": "motions"}
+    )
+    tally = fields.Nested(TallyView, metadata={"description": "motions"})
+    cast = fields.Integer(metadata={"description": "motions"})
+    electorate = fields.Integer(metadata={"description": "motions"})
+    majority_rule = fields.String(validate=validate.OneOf(MAJORITY_RULES), metadata={"description": "motions"})
+    majority_met = fields.Boolean(metadata={"description": "motions"})
+    quorum = fields.Integer(metadata={"description": "motions"})
+    quorum_met = fields.Boolean(metadata={"description": "motions"})
+    method = fields.String(validate=validate.OneOf(ELECTION_METHODS), metadata={"description": "elections"})
+    seats = fields.Integer(metadata={"description": "elections"})
+    quota = fields.String(metadata={"description": "elections: a decimal, as the count states it"})
+    elected = fields.List(fields.String(), metadata={"description": "elections: candidate ids, in order of election"})
+    elected_names = fields.List(fields.String(), metadata={"description": "elections: their names, in that order"})
+
+
+class VoterBallotView(Schema):
+    """A ballot as the voting page shows it."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True)
+    body_id = fields.String(required=True)
+    body_name = fields.String(required=True)
+    may_vote = fields.Boolean(required=True, metadata={"description": "a deliberative, accredited member"})
+    kind = fields.String(required=True, validate=validate.OneOf(("motion", "election")))
+    secrecy = fields.String(required=True, validate=validate.OneOf(("secret", "named")))
+    status = fields.String(required=True, validate=validate.OneOf(("open", "closed")))
+    subject = fields.Nested(VoterSubjectView, required=True)
+    result = fields.Nested(VoterResultView, required=True, allow_none=True, metadata={"description": "once closed"})
+
+
+class MyBallotsView(Schema):
+    """The ballots of the bodies a delegate belongs to, open ones first."""
+
+    class Meta:
+        unknown = RAISE
+
+    member = fields.Nested(
+        MyMemberView, required=True, allow_none=True, metadata={"description": "null: a member of no body"}
+    )
+    bodies = fields.List(fields.Nested(MyBodyView), required=True)
+    ballots = fields.List(fields.Nested(VoterBallotView), required=True, metadata={"description": "open ones first"})
 
 
 # Secretariat
