@@ -196,6 +196,10 @@ class _FailFastPublisher(Publisher):
     does expires there, unworked."""
 
     retry = False
+    # Transient: a request is worth nothing once its caller has given up (its proof expires with
+    # the caller's timeout), so the broker need not write it to disk; a broker restart makes it a
+    # timeout, and the caller retries an idempotent call.
+    delivery_mode = 1
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
