@@ -105,6 +105,7 @@ class _ReplyPublisher(Publisher):
     changes anything is idempotent (a vote answers a repeat with the same receipt)."""
 
     use_confirms = False
+    delivery_mode = 1  # to the caller's own reply queue, which does not outlive it anyway
 
 
 class _Responder(Responder):
