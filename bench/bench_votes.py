@@ -364,35 +364,10 @@ def check_record(stack: Any, ballot_id: str, load: LoadResult, choices: dict[str
     tally = record.get("result", {}).get("tally")
     if tally is not None and tally != {c: sum(1 for v in choices.values() if v == c) for c in CHOICES}:
         problems.append(f"tally {tally} is not what was cast")
-    problems += check_replay(stack, ballot_id, len(in_record))
+    from tests.support.congress import ballot_log_problems
+
+    problems += ballot_log_problems(stack, ballot_id, len(in_record))  # a late subscriber's replay
     return "; ".join(problems) or "ok"
-
-
-def check_replay(stack: Any, ballot_id: str, cast: int) -> list[str]:
-    """A late subscriber replays voting's log (GET /api/v1/events/voting): every event of the
-    ballot once, in order (opened, `cast` vote.recorded counting 1…cast, closed, decided)."""
-    replayed: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = ok(stack.api("GET", f"/api/v1/events/voting?after={after}&limit=1000"))
-        replayed += page["events"]
-        if not page["events"]:
-            break
-        after = page["next_after"]
-    problems = []
-    positions = [entry["position"] for entry in replayed]
-    if positions != sorted(set(positions)):
-        problems.append("the log's positions are not strictly increasing")
-    ours = [e["event"] for e in replayed if e["event"]["data"].get("ballot_id") == ballot_id]
-    if len({e["event_id"] for e in ours}) != len(ours):
-        problems.append("an event twice in the log")
-    kinds = [e["type"] for e in ours]
-    if kinds != ["ballot.opened", *["vote.recorded"] * cast, "ballot.closed", "motion.decided"]:
-        problems.append(f"the log holds {Counter(kinds)} for the ballot, out of order or not once each")
-    turnout = [e["data"]["votes_cast"] for e in ours if e["type"] == "vote.recorded"]
-    if turnout != list(range(1, cast + 1)):
-        problems.append("vote.recorded does not count 1, 2, … in log order")
-    return problems
 
 
 def vote_phase(

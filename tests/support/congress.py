@@ -5,6 +5,7 @@ delegates with their credentials."""
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,3 +115,31 @@ def table_and_open(stack: Any, body_id: str, secrecy: str = "secret", rule: str 
     )
     ballot = _ok(stack.api("POST", f"/api/v1/motions/{motion['id']}/ballot", json={"secrecy": secrecy}), 201)
     return motion, ballot
+
+
+def ballot_log_problems(stack: Any, ballot_id: str, cast: int, decided: str = "motion.decided") -> list[str]:
+    """What a late subscriber replaying voting's log (GET /api/v1/events/voting) finds wrong with a
+    closed ballot's events; [] when each is there once, in order (opened, `cast` vote.recorded
+    counting 1…cast, closed, decided) and positions only grow."""
+    replayed: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = _ok(stack.api("GET", f"/api/v1/events/voting?after={after}&limit=1000"))
+        replayed += page["events"]
+        if not page["events"]:
+            break
+        after = page["next_after"]
+    problems = []
+    positions = [entry["position"] for entry in replayed]
+    if positions != sorted(set(positions)):
+        problems.append("the log's positions are not strictly increasing")
+    ours = [e["event"] for e in replayed if e["event"]["data"].get("ballot_id") == ballot_id]
+    if len({e["event_id"] for e in ours}) != len(ours):
+        problems.append("an event twice in the log")
+    kinds = [e["type"] for e in ours]
+    if kinds != ["ballot.opened", *["vote.recorded"] * cast, "ballot.closed", decided]:
+        problems.append(f"the ballot's events are out of order or not once each: {Counter(kinds)}")
+    turnout = [e["data"]["votes_cast"] for e in ours if e["type"] == "vote.recorded"]
+    if turnout != list(range(1, cast + 1)):
+        problems.append("vote.recorded does not count 1, 2, … in log order")
+    return problems

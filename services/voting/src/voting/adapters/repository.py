@@ -117,6 +117,10 @@ def ballot(session: Any, ballot_id: str, for_share: bool = False) -> Ballot:
     row = session.execute(query.with_for_update(read=True) if for_share else query).first()
     if row is None:
         raise NotFound(f"no ballot {ballot_id!r}")
+    return _ballot_from(row)
+
+
+def _ballot_from(row: Any) -> Ballot:
     return Ballot(row.id, row.body_id, row.kind, row.subject_id, row.secrecy, row.status, row.electorate, row.quorum)
 
 
@@ -210,7 +214,7 @@ def ballot_and_voter(
         return ballot(session, ballot_id, for_share=True), str(member_id), None, None
     if by_credential and row.credential_revoked:
         raise Forbidden("your credential has been revoked; ask the Secretariat for a new one")
-    found = Ballot(row.id, row.body_id, row.kind, row.subject_id, row.secrecy, row.status, row.electorate, row.quorum)
+    found = _ballot_from(row)
     voter = (
         None
         if row.deliberative is None
