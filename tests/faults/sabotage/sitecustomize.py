@@ -1,8 +1,8 @@
 """A deliberately broken build, for the test of the test only (tests/faults/test_checker.py).
 
 On PYTHONPATH of a voting process with FAULTS_SABOTAGE=drop-one-vote, it patches
-`voting.balloting._cast_once` (both ways in: by member, by credential) when that module is
-imported so that the FAULTS_SABOTAGE_AT-th vote (5th by default) this process handles is
+`voting.balloting._plan` (every way in: by member, by credential, gathered in a batch) when that
+module is imported so that the FAULTS_SABOTAGE_AT-th vote (5th by default) this process handles is
 acknowledged with a receipt and never stored: an acknowledged vote lost, which the invariant
 checker must catch. Product code is untouched; without the variable this file does nothing.
 """
@@ -18,17 +18,17 @@ from typing import Any
 
 
 def _sabotage(module: Any) -> None:
-    original = module._cast_once
+    original = module._plan
     at = int(os.environ.get("FAULTS_SABOTAGE_AT", "5"))
     calls = [0]
 
-    def _cast_once(store: Any, caster: Any, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
+    def _plan(session: Any, caster: Any, ballot_id: str, *args: Any) -> Any:
         calls[0] += 1
-        if calls[0] == at:
-            return {"ballot_id": ballot_id, "receipt": secrets.token_hex(16)}  # acknowledged, never stored
-        return original(store, caster, ballot_id, payload, receipt_key)
+        if calls[0] == at:  # acknowledged as a vote, with nothing to write
+            return module._Planned({"ballot_id": ballot_id, "receipt": secrets.token_hex(16)})
+        return original(session, caster, ballot_id, *args)
 
-    module._cast_once = _cast_once
+    module._plan = _plan
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

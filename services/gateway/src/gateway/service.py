@@ -19,6 +19,7 @@ from congress.messaging.nameko_edge import LogContext, RequireKeys, RpcProxy
 from congress.metrics import exposition
 from congress.rpc import call
 from gateway.auth import TokenBook, presented_token, receipt_key, token_hash
+from gateway.gathering import VoteGatherer
 from gateway.health import HealthMonitor, HealthView
 from gateway.http import api, json_response, optional_json, read_json
 from gateway.openapi import openapi_document
@@ -46,6 +47,7 @@ class GatewayService(HallPages):
     log_context = LogContext()
     required_keys = RequireKeys(SERVICE_KEY)
     readiness = HealthMonitor(BACKENDS)
+    votes = VoteGatherer()
 
     tokens = TokenBook.from_environment()
 
@@ -697,7 +699,7 @@ class GatewayService(HallPages):
             body["request_id"] = request.headers["Idempotency-Key"]
         key = receipt_key(credential, ballot_id)
         if actor is None:  # a delegate's credential: voting identifies it as it records the vote
-            answer = call(self.voting.cast_vote_with_credential, token_hash(credential), ballot_id, body, key)
+            answer = self.votes.cast(token_hash(credential), ballot_id, body, key)  # gathered with others
         else:
             answer = call(self.voting.cast_vote, actor.to_wire(), ballot_id, body, key)
         return json_response(answer, 201)

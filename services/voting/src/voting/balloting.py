@@ -31,8 +31,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import IntegrityError
 
 from congress.actors import Actor, require_role
-from congress.contract.api import BallotOpening, BallotView, MotionTabling, MotionView, VoteSubmission, load
-from congress.errors import Conflict, Forbidden, NotFound
+from congress.contract.api import (
+    BallotOpening,
+    BallotView,
+    GatheredVotes,
+    MotionTabling,
+    MotionView,
+    VoteSubmission,
+    load,
+)
+from congress.errors import Conflict, CongressError, Forbidden, NotFound, error_to_wire
 from congress.keys import ballot_key, record_signing_key
 from congress_counting.motions import CHOICES
 from congress_counting.record import sign_record
@@ -49,6 +57,7 @@ _HELD = {"receipt": "0" * 32, "slot": "0" * 32}  # what participation seals: alw
 # A vote's two inserts, built once (SQLAlchemy then reuses their compiled form as it is).
 _PARTICIPATE = participation.insert()
 _VOTE = VoteSubmission()
+_GATHERED = GatheredVotes()
 _DROP_IN_BOX = ballot_box.insert()
 
 
@@ -202,59 +211,163 @@ def _subject(session: Any, ballot: Ballot) -> Motion | Election:
     return subject
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A vote checked and sealed, not yet written: what `_record` writes, in a batch or alone."""
+
+    answer: dict[str, Any]  # what the voter is told: the ballot and their receipt
+    ballot_id: str = ""
+    member_id: str = ""
+    participation: dict[str, Any] | None = None  # None: a repeat, answered with the earlier receipt
+    box: dict[str, Any] | None = None
+    electorate: int = 0
+
+
+def _plan(session: Any, caster: Caster, ballot_id: str, payload: Any, generated: str, receipt_key: str) -> _Planned:
+    # One read: the ballot (FOR SHARE: a close, FOR UPDATE, waits for votes in flight and
+    # counts them), the voter as this ballot sees them and their earlier vote, if any. Who
+    # votes is settled before what they sent is read (401 before 400).
+    ballot, member_id, voter, previous = repository.ballot_and_voter(
+        session, ballot_id, member_id=caster.member_id, credential_hash=caster.credential_hash
+    )
+    vote = load(_VOTE, payload)
+    request_id = vote.pop("request_id") or generated
+    subject = _subject(session, ballot)
+    choice, ranking = ballot.cast(voter, subject, vote)
+    if previous is not None:
+        receipt, before = _earlier(session, ballot_id, member_id, previous.sealed_receipt, receipt_key)
+        check_repeat(previous.request_id, request_id, before, (choice, ranking))
+        return _Planned({"ballot_id": ballot_id, "receipt": receipt})
+    named = ballot.secrecy == "named"
+    receipt = secrets.token_hex(16)  # random: a credential known later reveals nothing
+    slot = secrets.token_hex(16)  # the box row's key until the close: random, it leads nowhere
+    held = sealing.seal(
+        sealer(),
+        {"receipt": receipt, "slot": slot},
+        sealing.receipt_aad(ballot_id, member_id, receipt_key),
+        sealing.padded_size(_HELD),
+    )
+    # Named ballots too: one way through the box for every ballot (their votes are public anyway).
+    sealed = sealing.seal(
+        sealer(),
+        {"receipt": receipt, "choice": choice, "ranking": ranking},
+        sealing.box_aad(ballot_id),
+        _box_size(subject),
+    )
+    return _Planned(
+        {"ballot_id": ballot_id, "receipt": receipt},
+        ballot_id,
+        member_id,
+        participation={
+            "ballot_id": ballot_id,
+            "member_id": member_id,
+            "request_id": request_id,
+            "choice": choice if named else None,
+            "ranking": ranking if named else None,
+            "sealed_receipt": held,
+        },
+        box={"ballot_id": ballot_id, "receipt": slot, "sealed": sealed},
+        electorate=ballot.electorate,
+    )
+
+
+def _record(uow: Any, planned: list[_Planned], correlation_ids: list[str | None] | None = None) -> None:
+    """Write new votes: their participation and box rows, and a vote.recorded each, a statement each."""
+    if not planned:
+        return
+    uow.session.execute(_PARTICIPATE, [vote.participation for vote in planned])
+    uow.session.execute(_DROP_IN_BOX, [vote.box for vote in planned])
+    # Turnout without a count under a lock: the relay numbers this ballot's vote.recorded events
+    # as it publishes them, so the k-th in the log says k votes were cast (exact and monotone).
+    uow.emit_many(
+        [
+            (
+                "vote.recorded",
+                {"ballot_id": vote.ballot_id, "votes_cast": 0, "electorate": vote.electorate},
+                (f"turnout:{vote.ballot_id}", "votes_cast"),
+            )
+            for vote in planned
+        ],
+        correlation_ids,
+    )
+
+
 def _cast(store: Any, caster: Caster, ballot_id: str, payload: Any, generated: str, receipt_key: str) -> dict[str, Any]:
     with store.unit_of_work() as uow:
-        session = uow.session
-        # One read: the ballot (FOR SHARE: a close, FOR UPDATE, waits for votes in flight and
-        # counts them), the voter as this ballot sees them and their earlier vote, if any. Who
-        # votes is settled before what they sent is read (401 before 400).
-        ballot, member_id, voter, previous = repository.ballot_and_voter(
-            session, ballot_id, member_id=caster.member_id, credential_hash=caster.credential_hash
-        )
-        vote = load(_VOTE, payload)
-        request_id = vote.pop("request_id") or generated
-        subject = _subject(session, ballot)
-        choice, ranking = ballot.cast(voter, subject, vote)
-        if previous is not None:
-            receipt, before = _earlier(session, ballot_id, member_id, previous.sealed_receipt, receipt_key)
-            check_repeat(previous.request_id, request_id, before, (choice, ranking))
-            return {"ballot_id": ballot_id, "receipt": receipt}
-        named = ballot.secrecy == "named"
-        receipt = secrets.token_hex(16)  # random: a credential known later reveals nothing
-        slot = secrets.token_hex(16)  # the box row's key until the close: random, it leads nowhere
-        session.execute(
-            _PARTICIPATE,
-            {
-                "ballot_id": ballot_id,
-                "member_id": member_id,
-                "request_id": request_id,
-                "choice": choice if named else None,
-                "ranking": ranking if named else None,
-                "sealed_receipt": sealing.seal(
-                    sealer(),
-                    {"receipt": receipt, "slot": slot},
-                    sealing.receipt_aad(ballot_id, member_id, receipt_key),
-                    sealing.padded_size(_HELD),
-                ),
-            },
-        )
-        # Named ballots too: one way through the box for every ballot (their votes are public anyway).
-        sealed = sealing.seal(
-            sealer(),
-            {"receipt": receipt, "choice": choice, "ranking": ranking},
-            sealing.box_aad(ballot_id),
-            _box_size(subject),
-        )
-        session.execute(_DROP_IN_BOX, {"ballot_id": ballot_id, "receipt": slot, "sealed": sealed})
-        # Turnout without a count under a lock: the relay numbers this ballot's vote.recorded events
-        # as it publishes them, so the k-th in the log says k votes were cast (exact and monotone).
-        uow.emit(
-            "vote.recorded",
-            {"ballot_id": ballot_id, "votes_cast": 0, "electorate": ballot.electorate},
-            stamp=(f"turnout:{ballot_id}", "votes_cast"),
-        )
+        planned = _plan(uow.session, caster, ballot_id, payload, generated, receipt_key)
+        if planned.participation is None:
+            return planned.answer
+        _record(uow, [planned])
         uow.commit()
-    return {"ballot_id": ballot_id, "receipt": receipt}
+    return planned.answer
+
+
+def cast_votes(store: Any, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Many delegates' votes, each by the hash of the credential it came with, in one transaction:
+    one commit and one call for all of them (the gateway gathers the votes that arrive while its
+    earlier batches are in flight). Each vote's answer is its own, in order: {"ok": receipt} or
+    {"error": the domain error, serialised}; one vote's refusal is not the others'.
+
+    A vote is the same as one cast alone (`cast_vote_with_credential`): the same checks, the same
+    rows. Should the batch's commit find a vote already there (a voter's concurrent submission
+    through another gateway or replica), each vote is cast again alone, which answers that one as
+    a repeat; a voter's second submission in the same batch waits for the first to commit."""
+    votes = load(_GATHERED, {"votes": votes})["votes"]
+    generated = [str(uuid.uuid4()) for _ in votes]  # one per vote, the same on every attempt below
+    try:
+        answers, alone = _cast_together(store, votes, generated)
+    except IntegrityError:
+        answers, alone = [{} for _ in votes], list(range(len(votes)))
+    for index in alone:
+        vote = votes[index]
+        try:
+            receipt = _cast_once(
+                store,
+                Caster(credential_hash=vote["credential_hash"]),
+                vote["ballot_id"],
+                vote["vote"],
+                vote["receipt_key"],
+            )
+            answers[index] = {"ok": receipt}
+        except CongressError as exc:
+            answers[index] = {"error": error_to_wire(exc)}
+    return answers
+
+
+def _cast_together(
+    store: Any, votes: list[dict[str, Any]], generated: list[str]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    answers: list[dict[str, Any]] = [{} for _ in votes]
+    alone: list[int] = []  # a voter's second vote in this batch: cast after the first commits
+    planned: list[_Planned] = []
+    correlation_ids: list[str | None] = []
+    voters: set[tuple[str, str]] = set()
+    with store.unit_of_work() as uow:
+        for index, vote in enumerate(votes):
+            try:
+                plan = _plan(
+                    uow.session,
+                    Caster(credential_hash=vote["credential_hash"]),
+                    vote["ballot_id"],
+                    vote["vote"],
+                    generated[index],
+                    vote["receipt_key"],
+                )
+            except CongressError as exc:
+                answers[index] = {"error": error_to_wire(exc)}
+                continue
+            if plan.participation is None:
+                answers[index] = {"ok": plan.answer}
+            elif (plan.ballot_id, plan.member_id) in voters:
+                alone.append(index)
+            else:
+                voters.add((plan.ballot_id, plan.member_id))
+                planned.append(plan)
+                correlation_ids.append(vote.get("correlation_id"))
+                answers[index] = {"ok": plan.answer}
+        _record(uow, planned, correlation_ids)
+        uow.commit()
+    return answers, alone
 
 
 def _earlier(

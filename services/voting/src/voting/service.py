@@ -190,6 +190,12 @@ class VotingService(EventLog):
         """A delegate's vote in one call: the gateway passes the credential's hash, not who it is."""
         return balloting.cast_vote_with_credential(self.store, presented_hash, ballot_id, payload, receipt_key)
 
+    @rpc(callers=("gateway",))
+    @retry_transient()
+    def cast_votes(self, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delegates' votes the gateway gathered, in one transaction; an answer per vote, in order."""
+        return balloting.cast_votes(self.store, votes)
+
     @rpc
     @retry_transient()
     def close_ballot(self, actor: dict, ballot_id: str) -> dict[str, Any]:

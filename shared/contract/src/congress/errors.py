@@ -48,3 +48,14 @@ ALL_ERRORS: tuple[type[CongressError], ...] = (
     NotFound,
     Conflict,
 )
+
+
+def error_to_wire(error: CongressError) -> dict:
+    """An error as one item of a batch's answers (a whole call's error crosses RPC by itself)."""
+    return {"code": error.code, "message": error.message, "fields": error.fields}
+
+
+def error_from_wire(wire: dict) -> CongressError:
+    """The error `error_to_wire` sent, as its own class again (CongressError for a code unknown here)."""
+    kind = next((error for error in ALL_ERRORS if error.code == wire.get("code")), CongressError)
+    return kind(str(wire.get("message", "")), wire.get("fields") or {})

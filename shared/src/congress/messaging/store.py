@@ -200,27 +200,41 @@ class UnitOfWork:
         lock here. `data[field]` must hold a placeholder of the right type until then (the
         envelope returned, and `self.events`, keep the placeholder).
         """
-        envelope = new_envelope(event_type, data, self.producer, self.correlation_id)
-        spec = None
-        if stamp is not None:
-            counter, field = stamp
-            if not counter or not field:
-                raise ValueError(f"a stamp is (counter, field), both named: {stamp!r}")
-            spec = json.dumps([counter, field])
-        self.session.execute(
-            _OUTBOX_INSERT,
-            {
-                "event_id": envelope.event_id,
-                "type": envelope.type,
-                "version": envelope.version,
-                "correlation_id": envelope.correlation_id,
-                "occurred_at": envelope.occurred_at,
-                "envelope": envelope.to_wire(),
-                "stamp": spec,
-            },
-        )
-        self.events.append(envelope)
-        return envelope
+        return self.emit_many([(event_type, data, stamp)])[0]
+
+    def emit_many(
+        self,
+        events: list[tuple[str, dict[str, Any], tuple[str, str] | None]],
+        correlation_ids: list[str | None] | None = None,
+    ) -> list[Envelope]:
+        """`emit` for several events (type, data, stamp) in one statement: a batch of votes, each
+        event under its own request's correlation id where `correlation_ids` gives one."""
+        rows, envelopes = [], []
+        for index, (event_type, data, stamp) in enumerate(events):
+            correlation_id = (correlation_ids[index] if correlation_ids else None) or self.correlation_id
+            envelope = new_envelope(event_type, data, self.producer, correlation_id)
+            spec = None
+            if stamp is not None:
+                counter, field = stamp
+                if not counter or not field:
+                    raise ValueError(f"a stamp is (counter, field), both named: {stamp!r}")
+                spec = json.dumps([counter, field])
+            rows.append(
+                {
+                    "event_id": envelope.event_id,
+                    "type": envelope.type,
+                    "version": envelope.version,
+                    "correlation_id": envelope.correlation_id,
+                    "occurred_at": envelope.occurred_at,
+                    "envelope": envelope.to_wire(),
+                    "stamp": spec,
+                }
+            )
+            envelopes.append(envelope)
+        if rows:
+            self.session.execute(_OUTBOX_INSERT, rows)
+        self.events.extend(envelopes)
+        return envelopes
 
     def claim(self, event_id: str, consumer: str) -> bool:
         """Mark an event as processed by `consumer`; False if it already was (a redelivery).

@@ -548,6 +548,22 @@ class VoteSubmission(Request):
             raise ValidationError("give exactly one of choice, ranking, marks", "_schema")
 
 
+class GatheredVote(Request):
+    """One delegate's vote as the gateway passes it on in a batch (RPC only, never over HTTP):
+    the hash of the credential it came with, the body as sent (voting validates it as a
+    VoteSubmission, so each vote gets its own field-level refusal) and the request's correlation id."""
+
+    credential_hash = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    ballot_id = fields.String(required=True, validate=ID)
+    vote = fields.Raw(required=True, allow_none=True)
+    receipt_key = fields.String(load_default="", validate=validate.Length(max=200))
+    correlation_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class GatheredVotes(Request):
+    votes = fields.List(fields.Nested(GatheredVote), required=True, validate=validate.Length(min=1, max=1000))
+
+
 class Receipt(Schema):
     ballot_id = fields.String()
     receipt = fields.String(metadata={"description": "find it in the published record after the close"})
