@@ -9,6 +9,7 @@ genuine proof lifted from one call onto another. Each is checked through the HTT
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import time
@@ -120,6 +121,22 @@ def test_rpcs_without_the_key_change_nothing(hall: Notified) -> None:
     attack(n, "secretariat", "deliver_credential", forged_mail)
     # Credentials identified without being the gateway.
     attack(n, "voting", "identify", "0" * 64)
+    # A batch of votes in the victim's name, by the hash of their real credential; then the same
+    # batch signed with the real key, but by a service that is not the gateway.
+    gathered = [
+        {
+            "credential_hash": hashlib.sha256(victim.credential.encode()).hexdigest(),
+            "ballot_id": ballot["id"],
+            "vote": {"choice": "no"},
+            "receipt_key": "k" * 32,
+        }
+    ]
+    attack(n, "voting", "cast_votes", gathered)
+    by_sections = sign_call("sections", "voting", "cast_votes", (gathered,), {}, key=service_key(stack))
+    with ClusterRpcProxy({"AMQP_URI": n.amqp_uri}, timeout=30, context_data={CALL_PROOF: by_sections}) as cluster:
+        with pytest.raises((InvalidProof, RemoteError)) as refused:
+            cluster.voting.cast_votes(gathered)
+    assert "takes calls from gateway only" in str(refused.value)
 
     # Through the API afterwards: no body, no working officer token, the voters' votes their own.
     bodies = ok(stack.api("GET", "/api/v1/bodies"))["bodies"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest, start_http_server
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,11 @@ EVENTS_HANDLED = Counter(
     "congress_events_handled_total",
     "Events consumed, by outcome: applied, duplicate (dropped by the inbox) or dead_lettered",
     ["consumer", "type", "outcome"],
+)
+VOTES_GATHERED = Histogram(
+    "congress_votes_gathered",
+    "Delegates' votes the gateway sent to voting in one call (gateway/gathering.py)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 OUTBOX_PENDING = Gauge("congress_outbox_pending", "Committed events not yet confirmed by the broker")
 

@@ -27,6 +27,7 @@ from nameko.extensions import DependencyProvider
 from congress.contract.api import GatheredVote
 from congress.errors import error_from_wire
 from congress.messaging.nameko_edge import SteadyReplyListener, standalone_proxy
+from congress.metrics import VOTES_GATHERED
 from congress.rpc import DEFAULT_TIMEOUT, ServiceUnavailable, call
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ class VoteGatherer(DependencyProvider):
     def _send(self, batch: list[_Waiting]) -> None:
         for waiting in batch:
             waiting.sent = True
+        VOTES_GATHERED.observe(len(batch))
         try:
             proxy = standalone_proxy(self.container, self.service, self.reply_listener, "votes")
             answers = call(getattr(proxy, self.method), [waiting.vote for waiting in batch])

@@ -58,6 +58,7 @@ _HELD = {"receipt": "0" * 32, "slot": "0" * 32}  # what participation seals: alw
 _PARTICIPATE = participation.insert()
 _VOTE = VoteSubmission()
 _GATHERED = GatheredVotes()
+_SHUFFLE = secrets.SystemRandom()
 _DROP_IN_BOX = ballot_box.insert()
 
 
@@ -177,11 +178,13 @@ def cast_vote_with_credential(
     return _cast_once(store, Caster(credential_hash=presented_hash), ballot_id, payload, receipt_key)
 
 
-def _cast_once(store: Any, caster: Caster, ballot_id: str, payload: Any, receipt_key: str) -> dict[str, Any]:
+def _cast_once(
+    store: Any, caster: Caster, ballot_id: str, payload: Any, receipt_key: str, correlation_id: str | None = None
+) -> dict[str, Any]:
     generated = str(uuid.uuid4())  # the same on every attempt below
     for _attempt in range(3):
         try:
-            return _cast(store, caster, ballot_id, payload, generated, receipt_key)
+            return _cast(store, caster, ballot_id, payload, generated, receipt_key, correlation_id)
         except IntegrityError:
             continue  # the same voter's concurrent submission committed first: answer as a repeat
     raise Conflict("your vote could not be recorded; try again", {})
@@ -276,7 +279,9 @@ def _record(uow: Any, planned: list[_Planned], correlation_ids: list[str | None]
     if not planned:
         return
     uow.session.execute(_PARTICIPATE, [vote.participation for vote in planned])
-    uow.session.execute(_DROP_IN_BOX, [vote.box for vote in planned])
+    boxes = [vote.box for vote in planned]
+    _SHUFFLE.shuffle(boxes)  # a batch's box rows in another order than its participation rows
+    uow.session.execute(_DROP_IN_BOX, boxes)
     # Turnout without a count under a lock: the relay numbers this ballot's vote.recorded events
     # as it publishes them, so the k-th in the log says k votes were cast (exact and monotone).
     uow.emit_many(
@@ -292,8 +297,16 @@ def _record(uow: Any, planned: list[_Planned], correlation_ids: list[str | None]
     )
 
 
-def _cast(store: Any, caster: Caster, ballot_id: str, payload: Any, generated: str, receipt_key: str) -> dict[str, Any]:
-    with store.unit_of_work() as uow:
+def _cast(
+    store: Any,
+    caster: Caster,
+    ballot_id: str,
+    payload: Any,
+    generated: str,
+    receipt_key: str,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    with store.unit_of_work(correlation_id) as uow:
         planned = _plan(uow.session, caster, ballot_id, payload, generated, receipt_key)
         if planned.participation is None:
             return planned.answer
@@ -327,6 +340,7 @@ def cast_votes(store: Any, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 vote["ballot_id"],
                 vote["vote"],
                 vote["receipt_key"],
+                vote.get("correlation_id"),
             )
             answers[index] = {"ok": receipt}
         except CongressError as exc:
