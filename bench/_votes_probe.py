@@ -124,69 +124,50 @@ class Seen:
 
 
 class EventTap:
-    """A plain kombu consumer of `voting.events` / `vote.recorded` in a thread of its own.
+    """A plain kombu consumer of `voting.events` / `vote.recorded`, in a process of its own.
 
-    Its queue is durable and outlives a lost connection (this machine is shared: someone's fault
-    test may close every broker connection); the tap reconnects and counts how often it had to."""
+    An outside subscriber is another program: it takes each event's arrival time in its own
+    interpreter, not in this one, whose load client would hold the GIL. What it saw comes back
+    through a pipe. Its queue is durable and outlives a lost connection (this machine is shared:
+    someone's fault test may close every broker connection); the tap reconnects and counts how
+    often it had to."""
 
     def __init__(self, uri: str, exchange: str = "voting.events", routing_key: str = "vote.recorded") -> None:
-        from kombu import Exchange, Queue
+        import multiprocessing
 
+        context = multiprocessing.get_context("spawn")  # nothing of this process's threads
+        self.queue_name = f"bench-tap-{uuid.uuid4().hex[:8]}"
         self.uri = uri
-        self.queue = Queue(
-            f"bench-tap-{uuid.uuid4().hex[:8]}",
-            exchange=Exchange(exchange, type="topic", durable=True),
-            routing_key=routing_key,
-            durable=True,
-            auto_delete=False,
-        )
         self.seen: list[Seen] = []
-        self.reconnects = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="vote.recorded tap")
-        self._thread.start()
-        if not self._ready.wait(15):
+        self._reconnects = context.Value("i", 0)
+        self._stop = context.Event()
+        ready = context.Event()
+        self._events = context.Queue()
+        self._process = context.Process(
+            target=_tap_main,
+            args=(uri, exchange, routing_key, self.queue_name, self._events, ready, self._stop, self._reconnects),
+            daemon=True,
+            name="vote.recorded tap",
+        )
+        self._process.start()
+        self._reader = threading.Thread(target=self._read, daemon=True, name="vote.recorded tap reader")
+        self._reader.start()
+        if not ready.wait(30):
+            self.close()
             raise RuntimeError("the vote.recorded subscriber could not bind its queue")
 
-    def _on_message(self, body: Any, message: Any) -> None:
-        now = time.time()
-        payload = body if isinstance(body, dict) else json.loads(body)
-        data = payload.get("data") or {}
-        occurred = payload.get("occurred_at")
-        occurred_at = None
-        if isinstance(occurred, str):
-            with contextlib.suppress(ValueError):
-                occurred_at = datetime.fromisoformat(occurred.replace("Z", "+00:00")).timestamp()
-        with self._lock:
-            self.seen.append(Seen(now, data.get("ballot_id"), data.get("votes_cast"), occurred_at))
-        message.ack()
+    @property
+    def reconnects(self) -> int:
+        return self._reconnects.value
 
-    def _run(self) -> None:
-        from kombu import Connection
-
-        for _ in range(1000):  # bounded: a reconnect per lost connection, a pause between
-            if self._stop.is_set():
+    def _read(self) -> None:
+        while True:
+            item = self._events.get()
+            if item is None:
                 return
-            try:
-                with (
-                    Connection(self.uri, connect_timeout=5) as conn,
-                    conn.Consumer([self.queue], callbacks=[self._on_message], accept=["json"], prefetch_count=500),
-                ):
-                    self._ready.set()
-                    while not self._stop.is_set():
-                        with contextlib.suppress(TimeoutError, socket.timeout):
-                            conn.drain_events(timeout=0.2)
-            except Exception:  # the connection or the broker went away: bind again
-                self.reconnects += 1
-                time.sleep(0.5)
-
-    def delete_queue(self) -> None:
-        from kombu import Connection
-
-        with contextlib.suppress(Exception), Connection(self.uri, connect_timeout=5) as conn:
-            self.queue(conn.default_channel).delete()
+            with self._lock:
+                self.seen.append(Seen(*item))
 
     def for_ballot(self, ballot_id: str) -> list[Seen]:
         with self._lock:
@@ -204,8 +185,69 @@ class EventTap:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(5)
-        self.delete_queue()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+        self._events.put(None)
+        self._reader.join(5)
+        _delete_queue(self.uri, self.queue_name)
+
+
+def _tap_queue(exchange: str, routing_key: str, name: str) -> Any:
+    from kombu import Exchange, Queue
+
+    return Queue(
+        name,
+        exchange=Exchange(exchange, type="topic", durable=True),
+        routing_key=routing_key,
+        durable=True,
+        auto_delete=False,
+    )
+
+
+def _delete_queue(uri: str, name: str) -> None:
+    from kombu import Connection
+
+    with contextlib.suppress(Exception), Connection(uri, connect_timeout=5) as conn:
+        _tap_queue("voting.events", "vote.recorded", name)(conn.default_channel).delete()
+
+
+def _tap_main(
+    uri: str, exchange: str, routing_key: str, name: str, events: Any, ready: Any, stop: Any, reconnects: Any
+) -> None:
+    """The tap's process: each event's arrival time taken here, sent to the bench as a tuple."""
+    from kombu import Connection
+
+    queue = _tap_queue(exchange, routing_key, name)
+
+    def on_message(body: Any, message: Any) -> None:
+        now = time.time()
+        payload = body if isinstance(body, dict) else json.loads(body)
+        data = payload.get("data") or {}
+        occurred = payload.get("occurred_at")
+        occurred_at = None
+        if isinstance(occurred, str):
+            with contextlib.suppress(ValueError):
+                occurred_at = datetime.fromisoformat(occurred.replace("Z", "+00:00")).timestamp()
+        events.put((now, data.get("ballot_id"), data.get("votes_cast"), occurred_at))
+        message.ack()
+
+    for _ in range(1000):  # bounded: a reconnect per lost connection, a pause between
+        if stop.is_set():
+            return
+        try:
+            with (
+                Connection(uri, connect_timeout=5) as conn,
+                conn.Consumer([queue], callbacks=[on_message], accept=["json"], prefetch_count=500),
+            ):
+                ready.set()
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError, socket.timeout):
+                        conn.drain_events(timeout=0.2)
+        except Exception:  # the connection or the broker went away: bind again
+            with reconnects.get_lock():
+                reconnects.value += 1
+            time.sleep(0.5)
 
 
 # PostgreSQL sessions and locks

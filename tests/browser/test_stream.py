@@ -19,6 +19,7 @@ from gateway import stream
 from gateway.stream import Broadcaster, ShortCache, catch_up, coalesce, frames, to_sent
 from tests.browser.conftest import Hall
 from tests.support.congress import congress_in_session, table_and_open
+from tests.support.infra import eventually
 
 
 def entry(position: int, event_type: str, **data: Any) -> dict[str, Any]:
@@ -228,6 +229,15 @@ class Reader:
         self.sock.close()
 
 
+def ready_id(hall: Hall) -> int:
+    """Where the gateway's stream is in the log: a new client's `ready` says."""
+    reader = Reader(hall.url)
+    try:
+        return reader.until("ready")[-1]["id"]
+    finally:
+        reader.close()
+
+
 def vote(hall: Hall, ballot_id: str, auth: str) -> None:
     answer = requests.post(
         f"{hall.url}/api/v1/ballots/{ballot_id}/votes",
@@ -259,9 +269,18 @@ def test_a_client_that_reconnects_with_last_event_id_misses_nothing_and_gets_not
         headers={"Authorization": f"Bearer {hall.stack.admin_token}"},
         timeout=60,
     ).ok
+    # The gateway reads the log as the relay numbers it: once a new client's "ready" is past the
+    # close, all it missed is in the gateway's memory, and a catch-up coalesces it in one go.
+    decided = requests.get(
+        f"{hall.url}/api/v1/events/voting",
+        params={"after": last, "types": "motion.decided"},
+        headers={"Authorization": f"Bearer {hall.stack.admin_token}"},
+        timeout=30,
+    ).json()["events"]
+    closed_at = next(e["position"] for e in decided if e["event"]["data"]["ballot_id"] == ballot["id"])
+    eventually(lambda: ready_id(hall) >= closed_at, what="the gateway's stream to read the close")
 
     again = Reader(hall.url, last_event_id=last)
-    # What it missed, then (if the close was not read from the log yet) live: the same sequence.
     missed = [e for e in again.until("motion.decided") if e["event"] != "ready"]
     again.close()
     mine = [e for e in missed if e["data"]["data"].get("ballot_id") == ballot["id"]]

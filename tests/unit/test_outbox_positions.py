@@ -10,6 +10,7 @@ not confirm stays unsent.
 from __future__ import annotations
 
 import importlib
+import json
 import socket
 import threading
 import time
@@ -290,7 +291,10 @@ class ScriptedBroker:
         self.answers = answers
         self.sent: list[str] = []
 
-    def publish(self, envelope: dict[str, Any], **_: Any) -> None:
+    def prepare_message(self, body: bytes, *_: Any) -> dict[str, Any]:
+        return json.loads(body)
+
+    def send_method(self, method: Any, signature: str, args: tuple, envelope: dict[str, Any]) -> None:
         self.sent.append(envelope["event_id"])
 
     def drain_events(self, timeout: float) -> None:

@@ -37,10 +37,19 @@ def _key() -> bytes:
     return service_key()
 
 
+def canonical(value: Any) -> bytes:
+    """The canonical JSON form digests are taken of (a relay publishes events in it, and so digests
+    what it sends without writing it twice)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
+
+
 def digest(value: Any) -> str:
     """SHA-256 of a canonical JSON form: the same for what was sent and what the broker delivered."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest_of(canonical(value))
+
+
+def digest_of(canonical_form: bytes) -> str:
+    return hashlib.sha256(canonical_form).hexdigest()
 
 
 def _call_digest(args: Any, kwargs: Any) -> str:
@@ -87,8 +96,11 @@ def verify_call(proof: Any, service: str, method: str, args: Any, kwargs: Any, k
     return str(claims["iss"])
 
 
-def sign_event(producer: str, envelope: dict[str, Any], key: bytes | None = None) -> str:
-    claims = {"iss": producer, "aud": "event", "iat": int(time.time()), "dig": digest(envelope)}
+def sign_event(
+    producer: str, envelope: dict[str, Any], key: bytes | None = None, envelope_digest: str | None = None
+) -> str:
+    """`envelope_digest`: `digest(envelope)`, when the caller has it already."""
+    claims = {"iss": producer, "aud": "event", "iat": int(time.time()), "dig": envelope_digest or digest(envelope)}
     return jwt.encode(claims, key or _key(), algorithm=ALGORITHM)
 
 

@@ -22,11 +22,11 @@ def _sabotage(module: Any) -> None:
     at = int(os.environ.get("FAULTS_SABOTAGE_AT", "5"))
     calls = [0]
 
-    def _plan(session: Any, caster: Any, ballot_id: str, *args: Any) -> Any:
+    def _plan(session: Any, caster: Any, ballot_id: str, *args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
         if calls[0] == at:  # acknowledged as a vote, with nothing to write
             return module._Planned({"ballot_id": ballot_id, "receipt": secrets.token_hex(16)})
-        return original(session, caster, ballot_id, *args)
+        return original(session, caster, ballot_id, *args, **kwargs)
 
     module._plan = _plan
 

@@ -34,14 +34,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from kombu import Connection, Producer
+from amqp import spec
+from kombu import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from congress.messaging import topology
 from congress.messaging.store import EVENT_COUNTERS, OUTBOX, is_postgres
 from congress.messaging.tables import Position
 from congress.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
-from congress.proof import EVENT_PROOF, sign_event
+from congress.proof import EVENT_PROOF, canonical, digest_of, sign_event
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,13 @@ class EventPublisher:
         self.timeout = timeout
         self.exchange = topology.events_exchange(producer)
         self._connection: Connection | None = None
-        self._producer: Producer | None = None
+        self._channel: Any = None  # in confirm mode
         self._next_tag = 1
         self._unconfirmed: set[int] = set()
         self._nacked: set[int] = set()
 
-    def _connect(self) -> tuple[Connection, Producer]:
-        if self._connection is None or self._producer is None:
+    def _connect(self) -> tuple[Connection, Any]:
+        if self._connection is None or self._channel is None:
             connection = Connection(self.amqp_uri, connect_timeout=self.timeout)
             try:
                 connection.ensure_connection(max_retries=1)
@@ -98,11 +99,11 @@ class EventPublisher:
                 self._release(connection)
                 raise
             self._connection = connection
-            self._producer = Producer(channel, exchange=self.exchange, auto_declare=False)
+            self._channel = channel
             self._next_tag = 1
             self._unconfirmed = set()
             self._nacked = set()
-        return self._connection, self._producer
+        return self._connection, self._channel
 
     def _settle(self, tag: int, multiple: bool) -> set[int]:
         if multiple:
@@ -125,13 +126,13 @@ class EventPublisher:
         """Publish in order and wait for every confirm; NotConfirmed says how many are safe."""
         tags: list[int] = []
         try:
-            connection, producer = self._connect()
+            connection, channel = self._connect()
             for envelope in envelopes:
                 tag = self._next_tag
                 self._unconfirmed.add(tag)  # before the frame goes: its ack may come at any read
                 self._next_tag += 1
                 tags.append(tag)
-                self._send(producer, envelope)
+                self._send(channel, envelope)
             deadline = time.monotonic() + self.timeout
             while self._unconfirmed:
                 remaining = deadline - time.monotonic()
@@ -153,28 +154,30 @@ class EventPublisher:
             confirmed += 1
         return confirmed
 
-    def _send(self, producer: Producer, envelope: dict[str, Any]) -> None:
-        producer.publish(
-            envelope,
-            exchange=self.exchange,
-            routing_key=envelope["type"],
-            serializer="json",
-            delivery_mode=2,
-            message_id=envelope["event_id"],
-            headers={
-                EVENT_PROOF: sign_event(self.producer, envelope),
-                "nameko.correlation_id": envelope.get("correlation_id"),
-                "nameko.call_id_stack": [f"{self.producer}.relay.{envelope['event_id']}"],
-            },
-            retry=False,
-            timeout=self.timeout,
+    def _send(self, channel: Any, envelope: dict[str, Any]) -> None:
+        # The body is the envelope's canonical JSON, which its proof digests: written once, not
+        # once for the digest and again by kombu. The message is kombu's for a JSON body.
+        body = canonical(envelope)
+        headers = {
+            EVENT_PROOF: sign_event(self.producer, envelope, envelope_digest=digest_of(body)),
+            "nameko.correlation_id": envelope.get("correlation_id"),
+            "nameko.call_id_stack": [f"{self.producer}.relay.{envelope['event_id']}"],
+        }
+        message = channel.prepare_message(
+            body, 0, "application/json", "utf-8", headers, {"delivery_mode": 2, "message_id": envelope["event_id"]}
+        )
+        # Basic.Publish as py-amqp's basic_publish sends it, without the poll for a "connection
+        # blocked" notice it makes before every message: under eventlet that poll hands the loop
+        # to every other greenthread, once per event. The wait for confirms reads such a notice.
+        channel.send_method(
+            spec.Basic.Publish, "Bssbb", (0, self.exchange.name, envelope["type"], False, False), message
         )
 
     def close(self) -> None:
         if self._connection is not None:
             self._release(self._connection)
         self._connection = None
-        self._producer = None
+        self._channel = None
         self._unconfirmed = set()
         self._nacked = set()
 

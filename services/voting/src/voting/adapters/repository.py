@@ -151,10 +151,11 @@ def save_closed(session: Any, closed: Ballot) -> bool:
     )
 
 
-def _ballot_and_voter_query(who: Any) -> Any:
+def _ballot_and_voter_query(who: Any, ballot_ids: Any = None) -> Any:
     """Built once per way of naming the voter: on the hot path a statement is bound, not rebuilt."""
     return (
         sa.select(
+            members.c.credential_hash,
             ballots.c.id,
             ballots.c.body_id,
             ballots.c.kind,
@@ -185,18 +186,46 @@ def _ballot_and_voter_query(who: Any) -> Any:
             participation,
             sa.and_(participation.c.ballot_id == ballots.c.id, participation.c.member_id == members.c.id),
         )
-        .where(ballots.c.id == sa.bindparam("ballot_id"))
+        .where(ballots.c.id == sa.bindparam("ballot_id") if ballot_ids is None else ballots.c.id.in_(ballot_ids))
         .with_for_update(read=True, of=ballots)
     )
 
 
 _BY_MEMBER = _ballot_and_voter_query(members.c.id == sa.bindparam("who"))
 _BY_CREDENTIAL = _ballot_and_voter_query(members.c.credential_hash == sa.bindparam("who"))
+_BY_CREDENTIALS = _ballot_and_voter_query(
+    members.c.credential_hash.in_(sa.bindparam("whos", expanding=True)), sa.bindparam("ballot_ids", expanding=True)
+)
+
+# The ballot, the voter's member id, the voter as the ballot sees them, their earlier vote (or None).
+VoterRead = tuple[Ballot, str, Voter | None, Any]
+
+
+def ballots_and_voters(session: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], VoterRead]:
+    """`ballot_and_voter` for many votes, (ballot id, credential hash) each, in one statement: what
+    it finds of a credential in good standing. The rest (an unknown or revoked credential, a ballot
+    not there) is for `ballot_and_voter` to read and refuse one by one, as it would alone."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        _BY_CREDENTIALS,
+        {"ballot_ids": sorted({ballot_id for ballot_id, _ in wanted}), "whos": sorted({who for _, who in wanted})},
+    ).all()
+    return {(row.id, row.credential_hash): _voter_read(row) for row in rows if not row.credential_revoked}
+
+
+def _voter_read(row: Any) -> VoterRead:
+    voter = (
+        None
+        if row.deliberative is None
+        else Voter(row.voter_id, row.deliberative, row.on_roll is not None, row.credential_revoked)
+    )
+    return _ballot_from(row), row.voter_id, voter, row if row.voted is not None else None
 
 
 def ballot_and_voter(
     session: Any, ballot_id: str, member_id: str | None = None, credential_hash: str | None = None
-) -> tuple[Ballot, str, Voter | None, Any]:
+) -> VoterRead:
     """A vote's one read: the ballot (FOR SHARE), the voter as it sees them (None: not in its body)
     and their earlier participation row, if any. The voter is named by member id or by the hash of
     the credential they presented: an unknown credential is NotAuthenticated, a revoked one
@@ -214,10 +243,4 @@ def ballot_and_voter(
         return ballot(session, ballot_id, for_share=True), str(member_id), None, None
     if by_credential and row.credential_revoked:
         raise Forbidden("your credential has been revoked; ask the Secretariat for a new one")
-    found = _ballot_from(row)
-    voter = (
-        None
-        if row.deliberative is None
-        else Voter(row.voter_id, row.deliberative, row.on_roll is not None, row.credential_revoked)
-    )
-    return found, row.voter_id, voter, row if row.voted is not None else None
+    return _voter_read(row)
