@@ -229,6 +229,15 @@ class Reader:
         self.sock.close()
 
 
+def voting_log(hall: Hall, after: int, types: str) -> list[dict[str, Any]]:
+    return requests.get(
+        f"{hall.url}/api/v1/events/voting",
+        params={"after": after, "types": types},
+        headers={"Authorization": f"Bearer {hall.stack.admin_token}"},
+        timeout=30,
+    ).json()["events"]
+
+
 def ready_id(hall: Hall) -> int:
     """Where the gateway's stream is in the log: a new client's `ready` says."""
     reader = Reader(hall.url)
@@ -271,12 +280,7 @@ def test_a_client_that_reconnects_with_last_event_id_misses_nothing_and_gets_not
     ).ok
     # The gateway reads the log as the relay numbers it: once a new client's "ready" is past the
     # close, all it missed is in the gateway's memory, and a catch-up coalesces it in one go.
-    decided = requests.get(
-        f"{hall.url}/api/v1/events/voting",
-        params={"after": last, "types": "motion.decided"},
-        headers={"Authorization": f"Bearer {hall.stack.admin_token}"},
-        timeout=30,
-    ).json()["events"]
+    decided = voting_log(hall, last, "motion.decided")
     closed_at = next(e["position"] for e in decided if e["event"]["data"]["ballot_id"] == ballot["id"])
     eventually(lambda: ready_id(hall) >= closed_at, what="the gateway's stream to read the close")
 
@@ -291,12 +295,7 @@ def test_a_client_that_reconnects_with_last_event_id_misses_nothing_and_gets_not
     ]
     assert all(e["id"] > last for e in missed)
     # The ids are the voting log's positions: the replay API finds the same events there.
-    logged = requests.get(
-        f"{hall.url}/api/v1/events/voting",
-        params={"after": last, "types": "ballot.closed,motion.decided"},
-        headers={"Authorization": f"Bearer {hall.stack.admin_token}"},
-        timeout=30,
-    ).json()["events"]
+    logged = voting_log(hall, last, "ballot.closed,motion.decided")
     positions = {e["event"]["data"]["ballot_id"]: [] for e in logged}
     for logged_entry in logged:
         positions[logged_entry["event"]["data"]["ballot_id"]].append(logged_entry["position"])
