@@ -9,6 +9,7 @@ not confirm stays unsent.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import socket
@@ -290,6 +291,17 @@ class ScriptedBroker:
         self.publisher = publisher
         self.answers = answers
         self.sent: list[str] = []
+
+    @property
+    def connection(self) -> Any:
+        return self
+
+    @property
+    def transport(self) -> Any:
+        return self
+
+    def having_timeout(self, timeout: float) -> Any:
+        return contextlib.nullcontext()
 
     def prepare_message(self, body: bytes, *_: Any) -> dict[str, Any]:
         return json.loads(body)

@@ -337,7 +337,7 @@ def cast_votes(store: Any, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     through another gateway or replica), each vote is cast again alone, which answers that one as
     a repeat; a voter's second submission in the same batch waits for the first to commit."""
     votes = load(_GATHERED, {"votes": votes})["votes"]
-    generated = [str(uuid.uuid4()) for _ in votes]  # one per vote, the same on every attempt below
+    generated = [str(uuid.uuid4()) for _ in votes]  # a request id for each vote that came without one
     try:
         answers, alone = _cast_together(store, votes, generated)
     except IntegrityError:

@@ -127,12 +127,14 @@ class EventPublisher:
         tags: list[int] = []
         try:
             connection, channel = self._connect()
-            for envelope in envelopes:
-                tag = self._next_tag
-                self._unconfirmed.add(tag)  # before the frame goes: its ack may come at any read
-                self._next_tag += 1
-                tags.append(tag)
-                self._send(channel, envelope)
+            # A broker that stops reading fails the batch within `timeout`, never holds the relay.
+            with channel.connection.transport.having_timeout(self.timeout):
+                for envelope in envelopes:
+                    tag = self._next_tag
+                    self._unconfirmed.add(tag)  # before the frame goes: its ack may come at any read
+                    self._next_tag += 1
+                    tags.append(tag)
+                    self._send(channel, envelope)
             deadline = time.monotonic() + self.timeout
             while self._unconfirmed:
                 remaining = deadline - time.monotonic()
