@@ -610,19 +610,20 @@ class CandidateNomination(Request):
 # answers (gateway/pages.py), no field more: never who voted, only what each ballot is about.
 
 
-class MyMemberView(Schema):
+class Exact(Schema):
+    """An answer of exactly its declared fields: a field more is refused, not passed on."""
+
     class Meta:
         unknown = RAISE
 
+
+class MyMemberView(Exact):
     id = fields.String(required=True)
     name = fields.String(required=True)
     section = fields.String(required=True, allow_none=True)
 
 
-class MyBodyView(Schema):
-    class Meta:
-        unknown = RAISE
-
+class MyBodyView(Exact):
     id = fields.String(required=True)
     name = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(BODY_KINDS))
@@ -630,20 +631,14 @@ class MyBodyView(Schema):
     accredited = fields.Boolean(required=True)
 
 
-class CandidateChoiceView(Schema):
-    class Meta:
-        unknown = RAISE
-
+class CandidateChoiceView(Exact):
     id = fields.String(required=True)
     name = fields.String(required=True)
 
 
-class VoterSubjectView(Schema):
+class VoterSubjectView(Exact):
     """What a ballot is about: a motion (text, mover, majority rule) or an election (method, seats,
     its standing candidates by name)."""
-
-    class Meta:
-        unknown = RAISE
 
     id = fields.String(required=True, metadata={"description": "the motion's or the election's"})
     title = fields.String(required=True)
@@ -655,20 +650,14 @@ class VoterSubjectView(Schema):
     candidates = fields.List(fields.Nested(CandidateChoiceView), metadata={"description": "elections, by name"})
 
 
-class TallyView(Schema):
-    class Meta:
-        unknown = RAISE
-
+class TallyView(Exact):
     yes = fields.Integer(required=True)
     no = fields.Integer(required=True)
     abstain = fields.Integer(required=True)
 
 
-class VoterResultView(Schema):
+class VoterResultView(Exact):
     """A closed ballot's public result: a motion's decision, or whom an election elected."""
-
-    class Meta:
-        unknown = RAISE
 
     outcome = fields.String(
         validate=validate.OneOf(("adopted", "rejected", "no_quorum")), metadata={"description": "motions"}
@@ -687,11 +676,8 @@ class VoterResultView(Schema):
     elected_names = fields.List(fields.String(), metadata={"description": "elections: their names, in that order"})
 
 
-class VoterBallotView(Schema):
+class VoterBallotView(Exact):
     """A ballot as the voting page shows it."""
-
-    class Meta:
-        unknown = RAISE
 
     id = fields.String(required=True)
     body_id = fields.String(required=True)
@@ -704,11 +690,8 @@ class VoterBallotView(Schema):
     result = fields.Nested(VoterResultView, required=True, allow_none=True, metadata={"description": "once closed"})
 
 
-class MyBallotsView(Schema):
+class MyBallotsView(Exact):
     """The ballots of the bodies a delegate belongs to, open ones first."""
-
-    class Meta:
-        unknown = RAISE
 
     member = fields.Nested(
         MyMemberView, required=True, allow_none=True, metadata={"description": "null: a member of no body"}
