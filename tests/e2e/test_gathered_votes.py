@@ -6,6 +6,7 @@ carries its own request's correlation id."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -17,9 +18,15 @@ from typing import Any
 
 import pytest
 import requests
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
 
+import congress.rpc  # noqa: F401  (domain errors arrive as their own classes)
+from congress.errors import CongressError
+from congress.proof import CALL_PROOF
 from tests.e2e.conftest import Stack
 from tests.support.congress import congress_in_session, table_and_open
+from tests.support.signing import call_proof
 
 pytestmark = pytest.mark.e2e
 
@@ -58,9 +65,11 @@ def test_votes_sent_together_keep_their_own_answers(stack: Stack) -> None:
     for _ in range(5):
         send("stranger", f"Bearer dc_{secrets.token_urlsafe(24)}", {"choice": "yes"})
     send("no ballot", delegates[53].auth, {"choice": "yes"}, f"/api/v1/ballots/{uuid.uuid4()}/votes")
-    # An id longer than any ballot's: not the batch's shape, so sent alone (and not found).
+    # An id longer than any ballot's, a body no store can keep, a body that is not an object: each
+    # refused on its own in the batch (voting validates each vote), the others unharmed.
     send("long id", delegates[54].auth, {"choice": "yes"}, f"/api/v1/ballots/{'b' * 80}/votes")
     send("not an object", delegates[55].auth, ["yes"])
+    send("unstorable", delegates[56].auth, {"choice": "yes", "request_id": "r\u0000"})
 
     calls_before, votes_before = gathered(stack)
     start = threading.Barrier(len(submissions))
@@ -75,8 +84,8 @@ def test_votes_sent_together_keep_their_own_answers(stack: Stack) -> None:
         answers = list(pool.map(post, submissions))
     calls_after, votes_after = gathered(stack)
 
-    # Every vote but the over-long id went through the gatherer, and they did not go one by one.
-    assert votes_after - votes_before == len(submissions) - 1
+    # Every vote went through the gatherer, and they did not go one by one.
+    assert votes_after - votes_before == len(submissions)
     assert calls_after - calls_before < votes_after - votes_before
 
     by_kind: dict[str, list[tuple[tuple, requests.Response]]] = {}
@@ -96,6 +105,9 @@ def test_votes_sent_together_keep_their_own_answers(stack: Stack) -> None:
     assert [a.status_code for _, a in by_kind["no ballot"]] == [404]
     assert [a.status_code for _, a in by_kind["long id"]] == [404]
     assert [a.status_code for _, a in by_kind["not an object"]] == [400]
+    unstorable = [answer for _, answer in by_kind["unstorable"]]
+    assert [a.status_code for a in unstorable] == [400], [a.text for a in unstorable]
+    assert "NUL" in str(unstorable[0].json()["error"]["fields"]["request_id"]), unstorable[0].text
 
     accepted = [(s, a) for s, a in zip(submissions, answers, strict=True) if a.status_code == 201]
     receipts = {a.json()["receipt"] for _, a in accepted}
@@ -129,3 +141,46 @@ def test_votes_sent_together_keep_their_own_answers(stack: Stack) -> None:
     in_record = [entry["receipt"] for entry in record["ballots"]]
     assert sorted(in_record) == sorted(receipts)
     assert closed.json()["votes_cast"] == len(receipts)
+
+
+def test_each_vote_of_a_batch_is_validated_on_its_own(stack: Stack) -> None:
+    """voting.cast_votes called as the gateway, with a batch whose every other item is malformed:
+    each bad item gets its own refusal, the good ones their receipts, in order."""
+    congress = congress_in_session(stack, 3, workers=3)
+    _, ballot = table_and_open(stack, congress.body_id)
+
+    def item(delegate: Any, **changes: Any) -> dict[str, Any]:
+        good = {
+            "credential_hash": hashlib.sha256(delegate.credential.encode()).hexdigest(),
+            "ballot_id": ballot["id"],
+            "vote": {"choice": "yes"},
+            "receipt_key": secrets.token_hex(16),
+        }
+        return {**good, **changes}
+
+    one, two, three = congress.delegates
+    batch = [
+        item(one),
+        "not an object",
+        item(two, ballot_id="b" * 80),
+        item(two, vote={"choice": "yes", "request_id": "r\u0000"}),
+        {k: v for k, v in item(two).items() if k != "credential_hash"},
+        item(two, extra="unknown field"),
+        item(three),
+    ]
+    proof = call_proof(stack, "gateway", "voting", "cast_votes", batch)
+    with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}, timeout=30, context_data={CALL_PROOF: proof}) as cluster:
+        answers = cluster.voting.cast_votes(batch)
+    proof = call_proof(stack, "gateway", "voting", "cast_votes", "not a list")
+    with ClusterRpcProxy({"AMQP_URI": stack.amqp_uri}, timeout=30, context_data={CALL_PROOF: proof}) as cluster:
+        with pytest.raises((CongressError, RemoteError)) as refused:
+            cluster.voting.cast_votes("not a list")
+    assert "votes" in getattr(refused.value, "fields", {}), refused.value
+
+    assert [sorted(a) for a in answers] == [["ok"], ["error"], ["error"], ["error"], ["error"], ["error"], ["ok"]]
+    errors = [a["error"] for a in answers[1:6]]
+    assert [e["code"] for e in errors] == ["invalid_input", "not_found", *["invalid_input"] * 3]
+    assert "NUL" in str(errors[2]["fields"]["request_id"])
+    assert "credential_hash" in errors[3]["fields"] and "extra" in errors[4]["fields"]
+    record = stack.api("GET", f"/api/v1/ballots/{ballot['id']}").json()
+    assert record["votes_cast"] == 2

@@ -8,9 +8,8 @@ Nothing waits for a batch to fill: a vote that finds a call free goes at once, a
 hall sees no delay, and a full one shares the costs among the votes of each batch.
 
 Each vote keeps its own answer (its receipt or its own refusal) and its own request's correlation
-id; voting casts each exactly as it would alone (voting.balloting.cast_votes). A vote the batch
-contract would refuse as a whole (an over-long ballot id in the URL) is sent alone instead, so no
-request can spoil its neighbours' batch.
+id; voting validates and casts each exactly as it would alone (voting.balloting.cast_votes), so the
+gateway passes votes on unchecked and no request can spoil its neighbours' batch.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
-from congress.contract.api import GatheredVote
 from congress.errors import error_from_wire
 from congress.messaging.nameko_edge import SteadyReplyListener, standalone_proxy
 from congress.metrics import VOTES_GATHERED
@@ -34,7 +32,6 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 100
 BATCHES_IN_FLIGHT = 6
-_SCHEMA = GatheredVote()
 
 
 class _Waiting:
@@ -101,16 +98,6 @@ class VoteGatherer(DependencyProvider):
 
     def cast(self, vote: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """The vote's receipt, or its own refusal raised; ServiceUnavailable after `timeout`."""
-        if _SCHEMA.validate(vote):  # not the batch's shape: alone, by the one-vote call
-            proxy = standalone_proxy(self.container, self.service, self.reply_listener, "vote")
-            return call(
-                proxy.cast_vote_with_credential,
-                vote["credential_hash"],
-                vote["ballot_id"],
-                vote["vote"],
-                vote["receipt_key"],
-                timeout=timeout,
-            )
         if not self._running:
             raise ServiceUnavailable("the gateway is stopping; try again shortly", retry_after=2)
         waiting = _Waiting(vote)

@@ -141,17 +141,6 @@ def test_a_vote_not_yet_sent_when_its_request_gives_up_is_never_sent(voting: Vot
     assert [[v["credential_hash"] for v in c] for c in voting.calls] == [["h0"]]
 
 
-def test_a_vote_not_of_the_batch_shape_goes_alone(voting: Voting, monkeypatch: pytest.MonkeyPatch) -> None:
-    alone: list[tuple] = []
-    monkeypatch.setattr(
-        gathering, "call", lambda method, *args, timeout=10.0: alone.append(args) or {"receipt": "alone"}
-    )
-    votes = gatherer()
-    odd = {**vote(0), "ballot_id": "b" * 80}  # longer than any ballot id: the batch would refuse it
-    assert votes.cast(odd) == {"receipt": "alone"}
-    assert alone == [("h0", "b" * 80, {"choice": "yes"}, "k" * 32)]
-
-
 def test_settings_are_read_and_checked() -> None:
     votes = VoteGatherer()
     votes.configure({"VOTE_BATCH_MAX": 7}, {"VOTE_BATCHES_IN_FLIGHT": "2"})

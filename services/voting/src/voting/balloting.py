@@ -35,13 +35,14 @@ from congress.actors import Actor, require_role
 from congress.contract.api import (
     BallotOpening,
     BallotView,
+    GatheredVote,
     GatheredVotes,
     MotionTabling,
     MotionView,
     VoteSubmission,
     load,
 )
-from congress.errors import Conflict, CongressError, Forbidden, NotFound, error_to_wire
+from congress.errors import Conflict, CongressError, Forbidden, InvalidInput, NotFound, error_to_wire
 from congress.keys import ballot_key, record_signing_key
 from congress_counting.motions import CHOICES
 from congress_counting.record import sign_record
@@ -59,6 +60,7 @@ _HELD = {"receipt": "0" * 32, "slot": "0" * 32}  # what participation seals: alw
 _PARTICIPATE = participation.insert()
 _VOTE = VoteSubmission()
 _GATHERED = GatheredVotes()
+_GATHERED_VOTE = GatheredVote()
 _SHUFFLE = secrets.SystemRandom()
 _YIELD_EVERY = 8  # votes planned between two chances for other greenthreads to run
 _DROP_IN_BOX = ballot_box.insert()
@@ -336,12 +338,21 @@ def cast_votes(store: Any, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows. Should the batch's commit find a vote already there (a voter's concurrent submission
     through another gateway or replica), each vote is cast again alone, which answers that one as
     a repeat; a voter's second submission in the same batch waits for the first to commit."""
-    votes = load(_GATHERED, {"votes": votes})["votes"]
+    batch = load(_GATHERED, {"votes": votes})["votes"]
+    answers: list[dict[str, Any]] = [{} for _ in batch]
+    checked: list[int] = []
+    for index, item in enumerate(batch):
+        try:
+            batch[index] = _gathered_vote(item)
+            checked.append(index)
+        except CongressError as exc:
+            answers[index] = {"error": error_to_wire(exc)}
+    votes = [batch[index] for index in checked]
     generated = [str(uuid.uuid4()) for _ in votes]  # a request id for each vote that came without one
     try:
-        answers, alone = _cast_together(store, votes, generated)
+        together, alone = _cast_together(store, votes, generated)
     except IntegrityError:
-        answers, alone = [{} for _ in votes], list(range(len(votes)))
+        together, alone = [{} for _ in votes], list(range(len(votes)))
     for index in alone:
         vote = votes[index]
         try:
@@ -353,10 +364,23 @@ def cast_votes(store: Any, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 vote["receipt_key"],
                 vote.get("correlation_id"),
             )
-            answers[index] = {"ok": receipt}
+            together[index] = {"ok": receipt}
         except CongressError as exc:
-            answers[index] = {"error": error_to_wire(exc)}
+            together[index] = {"error": error_to_wire(exc)}
+    for index, answer in zip(checked, together, strict=True):
+        answers[index] = answer
     return answers
+
+
+def _gathered_vote(item: Any) -> dict[str, Any]:
+    """One vote of a batch, validated; a ballot id that cannot be one (it came in the URL's path)
+    is a ballot not found, as it is for a vote cast alone."""
+    try:
+        return load(_GATHERED_VOTE, item)
+    except InvalidInput as exc:
+        if set(exc.fields) == {"ballot_id"}:
+            raise NotFound(f"no ballot {item.get('ballot_id')!r}") from None
+        raise
 
 
 def _cast_together(

@@ -109,6 +109,7 @@ class Request(Schema):
     JSON_SCHEMA: what a validator says that apispec cannot, merged into the OpenAPI document."""
 
     JSON_SCHEMA: ClassVar[dict[str, Any]] = {}
+    PASSED_ON: ClassVar[tuple[str, ...]] = ()  # fields another schema validates, strings and all
 
     class Meta:
         unknown = RAISE
@@ -116,7 +117,11 @@ class Request(Schema):
     @pre_load
     def _storable(self, data: Any, **_: Any) -> Any:
         if isinstance(data, dict):
-            refused = {str(k): [why] for k, value in data.items() if (why := _unstorable(value) or _unstorable(k))}
+            refused = {
+                str(k): [why]
+                for k, value in data.items()
+                if (why := _unstorable(k) or (k not in self.PASSED_ON and _unstorable(value)))
+            }
             if refused:
                 raise ValidationError(refused)
         return data
@@ -553,6 +558,8 @@ class GatheredVote(Request):
     the hash of the credential it came with, the body as sent (voting validates it as a
     VoteSubmission, so each vote gets its own field-level refusal) and the request's correlation id."""
 
+    PASSED_ON = ("vote",)
+
     credential_hash = fields.String(required=True, validate=validate.Length(min=1, max=128))
     ballot_id = fields.String(required=True, validate=ID)
     vote = fields.Raw(required=True, allow_none=True)
@@ -560,8 +567,14 @@ class GatheredVote(Request):
     correlation_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
-class GatheredVotes(Request):
-    votes = fields.List(fields.Nested(GatheredVote), required=True, validate=validate.Length(min=1, max=1000))
+class GatheredVotes(Schema):
+    """A batch of GatheredVote, each validated on its own: one vote's mistake is its own answer,
+    never its neighbours' (so the gateway passes votes on unchecked)."""
+
+    class Meta:
+        unknown = RAISE
+
+    votes = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=1000))
 
 
 class Receipt(Schema):
