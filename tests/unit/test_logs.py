@@ -7,7 +7,7 @@ import logging
 import sys
 
 from congress.errors import NotFound
-from congress.logs import JsonFormatter, QuietLibraries
+from congress.logs import JsonFormatter, QuietLibraries, current_correlation_id, set_correlation_id
 
 
 def record(name: str, level: int, msg: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
@@ -52,3 +52,26 @@ def test_secret_shapes_are_redacted_in_messages_and_tracebacks() -> None:
     assert "[redacted]" in text
     uuid_text = "01234567-89ab-cdef-0123-456789abcdef"
     assert uuid_text in JsonFormatter().format(record("voting", logging.INFO, "ballot %s", uuid_text))
+
+
+def test_each_greenthread_logs_its_own_correlation_id() -> None:
+    """Workers interleave (nameko's greenthreads): each line carries its own worker's id, and a
+    new greenthread starts with none."""
+    import eventlet
+
+    lines: dict[int, list[str | None]] = {}
+
+    def worker(n: int) -> None:
+        fresh = current_correlation_id()
+        set_correlation_id(f"request-{n}")
+        eventlet.sleep(0)  # every other worker runs and sets its own id meanwhile
+        line = json.loads(JsonFormatter().format(record("voting", logging.INFO, "cast")))
+        lines[n] = [fresh, line.get("correlation_id")]
+
+    set_correlation_id("the caller's")
+    threads = [eventlet.spawn(worker, n) for n in range(5)]
+    for thread in threads:
+        thread.wait()
+    assert lines == {n: [None, f"request-{n}"] for n in range(5)}
+    assert current_correlation_id() == "the caller's"
+    set_correlation_id(None)
