@@ -62,7 +62,8 @@ class CpuMeter:
 
     A reading is per process; `delta` counts a process only from when it was first seen, so one
     that ended between two readings (an autovacuum worker, another run's backend) is left out
-    rather than making a group go backwards: the pools keep the stack's backends alive."""
+    rather than making a group go backwards: the pools keep the stack's backends alive. A
+    service's child processes (its outbox relay, relay_process.py) count as the service."""
 
     OWN = ("rabbitmq", "pg background", "pg other dbs")  # shared with whatever else runs here
 
@@ -78,15 +79,18 @@ class CpuMeter:
     def read(self) -> dict[str, tuple[str, float]]:
         """pid -> (group, CPU seconds so far)."""
         seen: dict[str, tuple[str, float]] = {}
-        for name, pid in self.services.items():
+        pids = _pids()
+        names = {str(pid): name for name, pid in self.services.items()}
+        names.update({p: names[str(parent)] for p in pids if str(parent := _ppid(p)) in names})
+        for pid, name in names.items():
             stat = _stat(pid)
             if stat:
-                seen[str(pid)] = (name, stat[1])
+                seen[pid] = (name, stat[1])
         for pid in self.beam:
             stat = _stat(pid)
             if stat:
                 seen[pid] = ("rabbitmq", stat[1])
-        for pid in _pids():
+        for pid in pids:
             stat = _stat(pid)
             if not stat or stat[0] != "postgres":
                 continue

@@ -4,19 +4,23 @@ with no lock between the writers, a late subscriber still replays the log once, 
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Stack, running_stack
 from tests.support import infra
 from tests.support.congress import ballot_log_problems, congress_in_session, table_and_open
-from tests.support.infra import EventTap
+from tests.support.infra import EventTap, eventually
+from tests.support.processes import child_pids, dead
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +119,54 @@ def test_500_concurrent_voters_on_three_replicas_are_counted_once_and_closed_onc
     assert closed == 1 and sum(answered.values()) == 5
     served = [k for k in logs if answered[k] or f"closed ballot {ballot['id']}" in logs[k]]
     assert len(served) >= 2, answered
+
+
+def relays(stack: Stack, key: str) -> list[int]:
+    """The live relay processes of replica `key`: its children running relay_process."""
+    found = []
+    for pid in child_pids(stack.processes.processes[key].pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"congress.messaging.relay_process" in command:
+            found.append(pid)
+    return found
+
+
+def test_each_replica_relays_from_a_process_that_is_restarted_and_dies_with_it(replicated: Stack) -> None:
+    """On PostgreSQL each replica's relay is a process of its own: killed alone, the replica starts
+    another and events keep flowing; a replica killed with -9 takes its relay (and the relay lock
+    it may hold) with it."""
+    stack = replicated
+    keys = ("voting", "voting-2", "voting-3")
+    first = {key: relays(stack, key) for key in keys}
+    assert all(len(pids) == 1 for pids in first.values()), first
+
+    for pids in first.values():
+        os.kill(pids[0], signal.SIGKILL)
+    again = eventually(
+        lambda: (
+            (found := {key: relays(stack, key) for key in keys})
+            and all(len(pids) == 1 and pids != first[key] for key, pids in found.items())
+            and found
+        ),
+        what="each replica's new relay process",
+    )
+
+    congress = congress_in_session(stack, 2, workers=2)
+    _, ballot = table_and_open(stack, congress.body_id)
+    with EventTap(stack.amqp_uri, "voting.events", "vote.recorded") as tap:
+        voted = stack.api(
+            "POST", f"/api/v1/ballots/{ballot['id']}/votes", token=congress.delegates[0].auth, json={"choice": "no"}
+        )
+        assert voted.status_code == 201, voted.text
+        tap.wait_for(lambda e: e["data"]["ballot_id"] == ballot["id"])
+
+    victim = "voting-3"
+    replica = stack.processes.processes[victim]
+    replica.send_signal(signal.SIGKILL)
+    replica.wait(timeout=30)
+    eventually(lambda: dead(again[victim][0]), what="the killed replica's relay to die with it")
+    stack.processes.restart(victim)
+    eventually(lambda: len(relays(stack, victim)) == 1, what="the restarted replica's relay")

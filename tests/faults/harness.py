@@ -35,6 +35,7 @@ from tests.faults.load import LoadResult
 from tests.faults.subscriber import PRODUCERS, OutsideSubscriber
 from tests.support import infra
 from tests.support.mailbox import Mailbox
+from tests.support.processes import child_pids
 from tests.support.proxy import TcpProxy
 
 STORES = ("sections", "voting", "secretariat")
@@ -396,13 +397,15 @@ class FaultStack:
                 if int(fields[1].rsplit(":", 1)[1], 16) == port:
                     inodes.add(fields[9])
         for key in self.replicas("voting"):
-            fd_dir = Path(f"/proc/{self.pid(key)}/fd")
-            try:
-                links = {os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)}
-            except OSError:
-                continue
-            if any(f"socket:[{inode}]" in links for inode in inodes):
-                return key
+            # The replica's relay runs as its child (relay_process.py), and dies with it.
+            for pid in (self.pid(key), *child_pids(self.pid(key))):
+                fd_dir = Path(f"/proc/{pid}/fd")
+                try:
+                    links = {os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)}
+                except OSError:
+                    continue
+                if any(f"socket:[{inode}]" in links for inode in inodes):
+                    return key
         return None
 
     def outbox_heads(self) -> dict[str, int]:

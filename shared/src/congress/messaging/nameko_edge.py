@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -40,8 +41,8 @@ from sqlalchemy.orm import sessionmaker
 from congress.contract import EnvelopeSchema
 from congress.errors import CongressError
 from congress.logs import set_correlation_id
-from congress.messaging import topology
-from congress.messaging.relay import EventPublisher, OutboxRelay
+from congress.messaging import relay_process, topology
+from congress.messaging.relay import RELAY_RETRY_MAX, EventPublisher, OutboxRelay, RelayReport, relay_forever
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine, read_outbox
 from congress.metrics import EVENTS_HANDLED, serve_if_configured
 from congress.proof import CALL_PROOF, EVENT_PROOF, InvalidProof, sign_call, verify_call, verify_event
@@ -306,22 +307,98 @@ class LogContext(DependencyProvider):
         set_correlation_id(None)
 
 
-RELAY_RETRY_MAX = 2.0  # seconds
-# The relay leader looks for events this often even when not woken, while events flow: other
-# replicas' commits wake only their own relay, so this bounds how late their events are published.
-# Quiet for BUSY_FOR, it polls every poll_interval (an idle stack costs next to nothing).
-LEADER_POLL = 0.05  # seconds
-BUSY_FOR = 5.0  # seconds
+# os unpatched: eventlet's green read and write wait for the hub before every call, and two
+# greenthreads committing at once would then both wait to write the same pipe (which it refuses).
+_os = eventlet.patcher.original("os")
+
+
+class RelayChild:
+    """The service's side of a relay process (relay_process.py): starts it, rings its doorbell,
+    adds its report to this process's metrics, and stops it."""
+
+    def __init__(self, service: str, env: dict[str, str]) -> None:
+        self.service = service
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self._doorbell: int | None = None
+        self._reports: int | None = None
+
+    def start(self) -> None:
+        wake_r, wake_w = os.pipe()
+        report_r, report_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                relay_process.command(self.service, wake_r, report_w),
+                pass_fds=(wake_r, report_w),
+                env={**os.environ, **self.env},
+            )
+        except Exception:
+            for fd in (wake_r, wake_w, report_r, report_w):
+                os.close(fd)
+            raise
+        os.close(wake_r)
+        os.close(report_w)
+        os.set_blocking(wake_w, False)  # a commit never waits on the doorbell
+        os.set_blocking(report_r, False)
+        self._doorbell, self._reports = wake_w, report_r
+
+    def wake(self) -> None:
+        if self._doorbell is None:
+            return
+        try:
+            _os.write(self._doorbell, b"!")
+        except OSError:
+            pass  # full (it has wake-ups enough) or closed (it is stopping)
+
+    def follow(self, report: RelayReport) -> int:
+        """Add the relay's figures to ours until it exits; its exit code."""
+        assert self._reports is not None and self.process is not None
+        buffered = b""
+        try:
+            while True:
+                try:
+                    chunk = _os.read(self._reports, 65536)
+                except BlockingIOError:
+                    eventlet.hubs.trampoline(self._reports, read=True)
+                    continue
+                if not chunk:
+                    break
+                *lines, buffered = (buffered + chunk).split(b"\n")
+                for line in lines:
+                    relay_process.apply_report(line, report)
+        finally:
+            os.close(self._reports)
+            self._reports = None
+        return self.process.wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Close the doorbell: the relay ends its cycle in hand and exits; killed after `timeout`."""
+        doorbell, self._doorbell = self._doorbell, None
+        if doorbell is not None:
+            os.close(doorbell)
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("relay process did not stop within %.0fs; killing it", timeout)
+            self.process.kill()
+            self.process.wait()
 
 
 class Store(DependencyProvider):
-    """The service's database, its outbox relay and a heartbeat for container health checks."""
+    """The service's database, its outbox relay and a heartbeat for container health checks.
+
+    On PostgreSQL the relay runs as a process of its own (relay_process.py) unless RELAY_PROCESS
+    is 0; on SQLite, which has one writer, it is a greenthread of the service."""
 
     def __init__(self, poll_interval: float = 0.5, heartbeat_interval: float = 5.0) -> None:
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self._running = False
         self._wake: LightQueue = LightQueue(maxsize=1)
+        self.relay: OutboxRelay | None = None
+        self.relay_child: RelayChild | None = None
 
     def setup(self) -> None:
         service = self.container.service_name
@@ -333,17 +410,33 @@ class Store(DependencyProvider):
             patch_psycopg()  # psycopg2 waits cooperatively instead of blocking every greenthread
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         amqp_uri = self.container.config.get("EVENTS_AMQP_URI") or self.container.config["AMQP_URI"]
-        self.relay = OutboxRelay(self.engine, EventPublisher(amqp_uri, service))
+        if is_postgres(self.engine) and str(self.container.config.get("RELAY_PROCESS", "1")).strip() != "0":
+            self.relay_child = RelayChild(
+                service,
+                {
+                    relay_process.ENV_DATABASE_URL: url,
+                    relay_process.ENV_AMQP_URI: amqp_uri,
+                    relay_process.ENV_POLL_INTERVAL: str(self.poll_interval),
+                },
+            )
+        else:
+            self.relay = OutboxRelay(self.engine, EventPublisher(amqp_uri, service))
 
     def start(self) -> None:
         self._running = True
         serve_if_configured(self.container.service_name)
-        self.container.spawn_managed_thread(self._relay_forever)
+        if self.relay_child is not None:
+            self.relay_child.start()
+            self.container.spawn_managed_thread(self._follow_relay_child)
+        else:
+            self.container.spawn_managed_thread(self._relay_forever)
         self.container.spawn_managed_thread(self._heartbeat_forever)
 
     def stop(self) -> None:
         self._running = False
         self.wake_relay()
+        if self.relay_child is not None:
+            self.relay_child.stop()
 
     def kill(self) -> None:
         self.stop()
@@ -352,38 +445,39 @@ class Store(DependencyProvider):
         return StoreAccess(self, worker_ctx.data.get("correlation_id"))
 
     def wake_relay(self) -> None:
+        if self.relay_child is not None:
+            self.relay_child.wake()
+            return
         try:
             self._wake.put_nowait(True)
         except eventlet.queue.Full:
             pass  # a wake-up is already pending
 
     def _relay_forever(self) -> None:
-        backoff = self.poll_interval
-        busy_until = 0.0
-        while self._running:
+        assert self.relay is not None
+
+        def wait(seconds: float) -> None:
             try:
-                sent = self.relay.relay_pending()
-                if sent:
-                    log.debug("relay: published %d event(s)", sent)
-                    busy_until = time.monotonic() + BUSY_FOR
-                backoff = self.poll_interval
-                if self.relay.standing_by:
-                    # Another replica leads and takes up our events too: try for the lead now and
-                    # then, not at every commit (that was a lock attempt per vote).
-                    eventlet.sleep(self.poll_interval)
-                    continue
-                busy = self.relay.leading and time.monotonic() < busy_until
-                wait = min(LEADER_POLL, self.poll_interval) if busy else self.poll_interval
-            except Exception as exc:  # broker or database away: keep the events, try again
-                log.warning("relay: cannot publish yet (%s); retrying in %.1fs", exc, backoff)
-                # At most RELAY_RETRY_MAX between tries: events flow again soon after the broker's return.
-                wait, backoff = backoff, min(backoff * 2, RELAY_RETRY_MAX)
-            try:
-                self._wake.get(timeout=wait)
+                self._wake.get(timeout=seconds)
             except Empty:
                 pass
-        self.relay.close_leadership()
-        self.relay.publisher.close()
+
+        relay_forever(self.relay, wait, eventlet.sleep, lambda: self._running, self.poll_interval)
+
+    def _follow_relay_child(self) -> None:
+        """Keep the relay process running while the service runs; a new one if it exits."""
+        assert self.relay_child is not None
+        report, pause = RelayReport(), self.poll_interval
+        while True:
+            code = self.relay_child.follow(report)
+            if not self._running:
+                return
+            log.warning("relay process exited with %s; starting another in %.1fs", code, pause)
+            eventlet.sleep(pause)
+            pause = min(pause * 2, RELAY_RETRY_MAX)
+            if not self._running:
+                return
+            self.relay_child.start()
 
     def _heartbeat_forever(self) -> None:
         path = heartbeat_path(self.container.service_name)

@@ -29,7 +29,8 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -191,16 +192,31 @@ class EventPublisher:
             log.debug("closing a broken publisher connection failed", exc_info=True)
 
 
+class RelayReport:
+    """Where the relay's figures go: this process's metrics. A relay in a process of its own
+    (relay_process.py) sends them to the service's process instead, which serves /metrics."""
+
+    def pending(self, count: int) -> None:
+        OUTBOX_PENDING.set(count)
+
+    def published(self, by_type: dict[str, int]) -> None:
+        for event_type, count in by_type.items():
+            EVENTS_PUBLISHED.labels(event_type).inc(count)
+
+
 class OutboxRelay:
     """The producer's relay. On PostgreSQL a replica leads while it holds the session advisory lock
     on a connection of its own: leadership is kept from one call to the next (the leader polls
     often, so it takes up events every replica commits), and lost only with that connection or at
     `close()`; the others try for it now and then (standby)."""
 
-    def __init__(self, engine: sa.Engine, publisher: EventPublisher, batch: int = 200) -> None:
+    def __init__(
+        self, engine: sa.Engine, publisher: EventPublisher, batch: int = 200, report: RelayReport | None = None
+    ) -> None:
         self.engine = engine
         self.publisher = publisher
         self.batch = batch
+        self.report = report or RelayReport()
         self._lock_key = zlib.crc32(f"outbox-relay:{publisher.producer}".encode())
         self._held: sa.Connection | None = None  # the leader's connection, which holds the lock
         self._top: int | None = None  # while leading: the log's last position
@@ -277,14 +293,14 @@ class OutboxRelay:
                 batch, more = self._take_batch(conn)
                 conn.commit()  # no transaction stays open while we wait on the broker
                 if not batch:
-                    OUTBOX_PENDING.set(0)
+                    self.report.pending(0)
                     return sent
                 if more:
                     pending = conn.scalar(_COUNT_PENDING)
                     conn.commit()
-                    OUTBOX_PENDING.set(pending or 0)
+                    self.report.pending(pending or 0)
                 else:
-                    OUTBOX_PENDING.set(len(batch))  # everything committed and unsent is in this batch
+                    self.report.pending(len(batch))  # everything committed and unsent is in this batch
                 confirmed = 0
                 try:
                     self.publisher.publish_batch([envelope for _, envelope in batch])
@@ -295,8 +311,8 @@ class OutboxRelay:
                 finally:
                     marks = [position for position, _ in batch[:confirmed]]
                     sent += confirmed
-                    for _, envelope in batch[:confirmed]:
-                        EVENTS_PUBLISHED.labels(envelope["type"]).inc()
+                    if confirmed:
+                        self.report.published(Counter(envelope["type"] for _, envelope in batch[:confirmed]))
         finally:
             if marks:
                 try:
@@ -421,3 +437,45 @@ class OutboxRelay:
                 stamped,
             ).rowcount
         return saved
+
+
+RELAY_RETRY_MAX = 2.0  # seconds
+# The relay leader looks for events this often even when not woken, while events flow: other
+# replicas' commits wake only their own relay, so this bounds how late their events are published.
+# Quiet for BUSY_FOR, it polls every poll_interval (an idle stack costs next to nothing).
+LEADER_POLL = 0.05  # seconds
+BUSY_FOR = 5.0  # seconds
+
+
+def relay_forever(
+    relay: OutboxRelay,
+    wait: Callable[[float], None],
+    sleep: Callable[[float], None],
+    running: Callable[[], bool],
+    poll_interval: float,
+) -> None:
+    """Relay until `running()` is false. `wait(seconds)` returns early when a commit rings the
+    doorbell; `sleep(seconds)` does not."""
+    backoff = poll_interval
+    busy_until = 0.0
+    while running():
+        try:
+            sent = relay.relay_pending()
+            if sent:
+                log.debug("relay: published %d event(s)", sent)
+                busy_until = time.monotonic() + BUSY_FOR
+            backoff = poll_interval
+            if relay.standing_by:
+                # Another replica leads and takes up our events too: try for the lead now and
+                # then, not at every commit (that was a lock attempt per vote).
+                sleep(poll_interval)
+                continue
+            busy = relay.leading and time.monotonic() < busy_until
+            time_to_wait = min(LEADER_POLL, poll_interval) if busy else poll_interval
+        except Exception as exc:  # broker or database away: keep the events, try again
+            log.warning("relay: cannot publish yet (%s); retrying in %.1fs", exc, backoff)
+            # At most RELAY_RETRY_MAX between tries: events flow again soon after the broker's return.
+            time_to_wait, backoff = backoff, min(backoff * 2, RELAY_RETRY_MAX)
+        wait(time_to_wait)
+    relay.close_leadership()
+    relay.publisher.close()
