@@ -57,9 +57,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from _http_floor import floor_server
 from _votes_fill import fill_ballot
 from _votes_http import LoadResult, Voter, cast_votes
-from _votes_probe import CpuMeter, EventTap, PgSample, PgSampler
+from _votes_probe import CpuMeter, EventTap, PgSample, PgSampler, _stat
+
+from gateway.http import DEFAULT_WORKERS as GATEWAY_WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOICES = ("yes", "no", "abstain")
@@ -131,6 +134,22 @@ class Echo:
 
 
 @dataclass
+class Floor:
+    """An empty nameko @http handler under the burst's load: the floor under a vote's latency."""
+
+    load: LoadResult
+    server_cpu: float  # seconds
+
+    @property
+    def rate(self) -> float:
+        return len(self.load.accepted) / self.load.elapsed if self.load.elapsed else 0.0
+
+    @property
+    def latencies(self) -> list[float]:
+        return [o.latency for o in self.load.accepted]
+
+
+@dataclass
 class VotePhase:
     label: str
     size: int
@@ -165,6 +184,7 @@ class StackFigures:
     replicas: int
     name: str
     echoes: list[Echo] = field(default_factory=list)
+    floors: list[Floor] = field(default_factory=list)
     bursts: list[VotePhase] = field(default_factory=list)
     halls: list[VotePhase] = field(default_factory=list)
     paced: list[VotePhase] = field(default_factory=list)
@@ -644,6 +664,10 @@ def print_table(benches: list[BenchStack], settings: Settings) -> list[str]:
         [" / ".join(span_ms([pct(p.latencies, q) for p in f.bursts]) for q in (50, 95, 99)) for f in cols],
     )
     row(
+        f"the floor: an empty nameko @http handler, {settings.burst} at once: requests/s, p99",
+        [f"{span([x.rate for x in f.floors])}/s, {span_ms([pct(x.latencies, 99) for x in f.floors])}" for f in cols],
+    )
+    row(
         f"{settings.hall:,} delegates, time until all have voted",
         [span_ms([p.load.elapsed for p in f.halls]) for f in cols],
     )
@@ -717,6 +741,12 @@ def print_table(benches: list[BenchStack], settings: Settings) -> list[str]:
                 f"{f.name}: p99 < {ms(TARGETS['p99'])} at {settings.burst} concurrent",
                 max((pct(p.latencies, 99) for p in f.bursts), default=99) < TARGETS["p99"],
                 span_ms([pct(p.latencies, 99) for p in f.bursts]),
+            ),
+            (
+                f"{f.name}: p99 < {ms(TARGETS['p99'])} for an empty nameko @http handler at {settings.burst} "
+                "at once (the floor; for reference)",
+                max((pct(x.latencies, 99) for x in f.floors), default=99) < TARGETS["p99"],
+                span_ms([pct(x.latencies, 99) for x in f.floors]),
             ),
             (
                 f"{f.name}: {settings.hall:,} delegates < {TARGETS['hall']:.0f} s",
@@ -845,13 +875,41 @@ def prepare(benches: list[BenchStack], settings: Settings, key: bytes, rng: rand
     return taps
 
 
+def http_floor(floor: tuple[str, int], size: int, rng: random.Random) -> Floor:
+    """`size` requests at once to the empty handler, as the burst sends its votes."""
+    url, pid = floor
+    voters = [Voter(f"dc_{rng.randbytes(18).hex()}", "yes") for _ in range(size)]
+    before = _stat(pid)
+    load = cast_votes(url, "floor", voters, size, bound=60)
+    after = _stat(pid)
+    return Floor(load, (after[1] - before[1]) if before and after else 0.0)
+
+
+def print_floor(f: Floor) -> None:
+    print(
+        f"  floor: {len(f.load.accepted)}/{len(f.load.outcomes)} requests at once to an empty nameko @http handler "
+        f"in {f.load.elapsed:.2f} s = {f.rate:.0f}/s; p50 {ms(pct(f.latencies, 50))} p99 {ms(pct(f.latencies, 99))}; "
+        f"its CPU {f.server_cpu * 1000 / max(len(f.load.accepted), 1):.2f} ms/request"
+    )
+
+
 def measure(
-    bench: BenchStack, other: list[BenchStack], tap: EventTap, settings: Settings, key: bytes, rng: random.Random
+    bench: BenchStack,
+    other: list[BenchStack],
+    tap: EventTap,
+    settings: Settings,
+    key: bytes,
+    rng: random.Random,
+    floor: tuple[str, int],
 ) -> bool:
-    """One round on one stack: echo, burst, hall. True if a vote went missing or was not settled."""
+    """One round on one stack: echo, the HTTP floor, burst, hall, paced. True if a vote went
+    missing or was not settled."""
     e = echo(bench, key, settings.echo_seconds, settings.echo_in_flight)
     bench.figures.echoes.append(e)
     print_echo(e)
+    f = http_floor(floor, settings.burst, rng)
+    bench.figures.floors.append(f)
+    print_floor(f)
     burst = vote_phase(bench, other, tap, settings.burst, settings.burst, "burst", settings, rng, 90)
     burst.echo_rate = e.rate
     bench.figures.bursts.append(burst)
@@ -885,14 +943,15 @@ def run(settings: Settings) -> int:
     failed = False
     taps: dict[int, EventTap] = {}
     try:
-        with bench_stacks(settings, workdir) as benches:
+        with bench_stacks(settings, workdir) as benches, floor_server(GATEWAY_WORKERS, benches[0].uri) as floor:
             key = service_key(benches[0].stack)
             taps = prepare(benches, settings, key, rng)
+            http_floor(floor, settings.burst, rng)  # warm
             for round_no in range(1, settings.rounds + 1):
                 for bench in benches if round_no % 2 else list(reversed(benches)):
                     print(f"\nround {round_no}, {bench.name}  (load {os.getloadavg()[0]:.2f})")
                     other = [b for b in benches if b is not bench]
-                    failed |= measure(bench, other, taps[bench.index], settings, key, rng)
+                    failed |= measure(bench, other, taps[bench.index], settings, key, rng, floor)
             if settings.close_size:
                 bench = benches[0]
                 print(f"\nclose of a big ballot, {bench.name}")
