@@ -6,7 +6,9 @@ every other round), it measures
 
   (a) the echo ceiling: `voting.ping` through nameko's standalone ClusterRpcProxy, 50 calls in
       flight, each with its own signed proof;
-  (b) over HTTP, every vote retried on a timeout or a 5xx with the same request_id:
+  (b) the floor under a vote's latency: 500 requests at once to a nameko service whose @http
+      route does nothing (_http_floor.py), as many workers as the gateway;
+  (c) over HTTP, every vote retried on a timeout or a 5xx with the same request_id:
       - burst: 500 delegates voting at once (a keep-alive connection each, opened beforehand);
       - hall: 2,000 delegates, 500 votes in flight;
       - paced: 1,000 delegates arriving at 200/s (open loop: latency from each arrival). With
