@@ -134,6 +134,12 @@ def relays(stack: Stack, key: str) -> list[int]:
     return found
 
 
+def pipes_of(stack: Stack, key: str) -> int:
+    """How many pipe ends replica `key` holds open."""
+    fd_dir = Path(f"/proc/{stack.processes.processes[key].pid}/fd")
+    return sum(1 for fd in os.listdir(fd_dir) if os.readlink(fd_dir / fd).startswith("pipe:"))
+
+
 def test_each_replica_relays_from_a_process_that_is_restarted_and_dies_with_it(replicated: Stack) -> None:
     """On PostgreSQL each replica's relay is a process of its own: killed alone, the replica starts
     another and events keep flowing; a replica killed with -9 takes its relay (and the relay lock
@@ -143,6 +149,7 @@ def test_each_replica_relays_from_a_process_that_is_restarted_and_dies_with_it(r
     first = {key: relays(stack, key) for key in keys}
     assert all(len(pids) == 1 for pids in first.values()), first
 
+    pipes = {key: pipes_of(stack, key) for key in keys}
     for pids in first.values():
         os.kill(pids[0], signal.SIGKILL)
     again = eventually(
@@ -153,6 +160,8 @@ def test_each_replica_relays_from_a_process_that_is_restarted_and_dies_with_it(r
         ),
         what="each replica's new relay process",
     )
+
+    assert {key: pipes_of(stack, key) for key in keys} == pipes  # the dead relays' pipes were closed
 
     congress = congress_in_session(stack, 2, workers=2)
     _, ballot = table_and_open(stack, congress.body_id)

@@ -340,6 +340,8 @@ class RelayChild:
         os.close(report_w)
         os.set_blocking(wake_w, False)  # a commit never waits on the doorbell
         os.set_blocking(report_r, False)
+        if self._doorbell is not None:
+            os.close(self._doorbell)  # the last relay's, which exited
         self._doorbell, self._reports = wake_w, report_r
 
     def wake(self) -> None:
