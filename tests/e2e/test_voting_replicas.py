@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.e2e.conftest import Stack, running_stack
 from tests.support import infra
 from tests.support.congress import ballot_log_problems, congress_in_session, table_and_open
 from tests.support.infra import EventTap, eventually
-from tests.support.processes import child_pids, dead
+from tests.support.processes import RELAY_LOCK_HOLDER, child_pids, dead, owner_of_local_port, relay_lock_key
 
 pytestmark = pytest.mark.e2e
 
@@ -161,7 +162,8 @@ def test_each_replica_relays_from_a_process_that_is_restarted_and_dies_with_it(r
         what="each replica's new relay process",
     )
 
-    assert {key: pipes_of(stack, key) for key in keys} == pipes  # the dead relays' pipes were closed
+    # The dead relays' pipes were closed (once each replica's greenthread has resumed after the start).
+    eventually(lambda: {key: pipes_of(stack, key) for key in keys} == pipes, what="the replicas' pipes as before")
 
     congress = congress_in_session(stack, 2, workers=2)
     _, ballot = table_and_open(stack, congress.body_id)
@@ -172,10 +174,35 @@ def test_each_replica_relays_from_a_process_that_is_restarted_and_dies_with_it(r
         assert voted.status_code == 201, voted.text
         tap.wait_for(lambda e: e["data"]["ballot_id"] == ballot["id"])
 
-    victim = "voting-3"
+    # A standby's relay (another replica leads) stops with its replica: no kill after a timeout.
+    leader = eventually(lambda: relay_leader(stack), what="the relay leader")
+    standby = next(key for key in keys if key != leader)
+    log = stack.processes.log_dir / f"{standby}.log"
+    before = log.read_text()
+    stack.processes.processes[standby].send_signal(signal.SIGTERM)
+    assert stack.processes.processes[standby].wait(timeout=30) == 0
+    assert dead(again[standby][0])
+    assert "relay process did not stop" not in log.read_text()[len(before) :]
+    stack.processes.restart(standby)
+
+    victim = next(key for key in keys if key != standby)
     replica = stack.processes.processes[victim]
     replica.send_signal(signal.SIGKILL)
     replica.wait(timeout=30)
     eventually(lambda: dead(again[victim][0]), what="the killed replica's relay to die with it")
     stack.processes.restart(victim)
-    eventually(lambda: len(relays(stack, victim)) == 1, what="the restarted replica's relay")
+    for key in (standby, victim):
+        eventually(lambda key=key: len(relays(stack, key)) == 1, what=f"the restarted {key}'s relay")
+
+
+def relay_leader(stack: Stack) -> str | None:
+    """The replica whose relay holds voting's relay lock now."""
+    with stack.engines["voting"].connect() as conn:
+        row = conn.execute(
+            sa.text(RELAY_LOCK_HOLDER),
+            {"key": relay_lock_key("voting"), "db": stack.engines["voting"].url.database},
+        ).first()
+    if row is None or row.client_port is None:
+        return None
+    replicas = {key: p.pid for key, p in stack.processes.processes.items() if key.startswith("voting")}
+    return owner_of_local_port(int(row.client_port), replicas)

@@ -35,12 +35,11 @@ from tests.faults.load import LoadResult
 from tests.faults.subscriber import PRODUCERS, OutsideSubscriber
 from tests.support import infra
 from tests.support.mailbox import Mailbox
-from tests.support.processes import child_pids
+from tests.support.processes import RELAY_LOCK_HOLDER, owner_of_local_port, relay_lock_key
 from tests.support.proxy import TcpProxy
 
 STORES = ("sections", "voting", "secretariat")
 HARNESS_APP = "faults-harness"  # our own PostgreSQL sessions: never terminated by the DB fault
-RELAY_LOCK_KEY = __import__("zlib").crc32(b"outbox-relay:voting")
 
 
 def free_port() -> int:
@@ -369,14 +368,7 @@ class FaultStack:
         pending at that moment; None when no relay holds it."""
         database = self.urls["voting"].rsplit("/", 1)[1]
         with self.admin_engine.connect() as conn:
-            row = conn.execute(
-                sa.text(
-                    "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = 0 "
-                    "AND l.objid::bigint = :key AND a.datname = :db"
-                ),
-                {"key": RELAY_LOCK_KEY, "db": database},
-            ).first()
+            row = conn.execute(sa.text(RELAY_LOCK_HOLDER), {"key": relay_lock_key("voting"), "db": database}).first()
         if row is None or row.client_port is None:
             return None
         owner = self._process_with_local_port(int(row.client_port))
@@ -386,27 +378,7 @@ class FaultStack:
         return owner, pending
 
     def _process_with_local_port(self, port: int) -> str | None:
-        inodes: set[str] = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                lines = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(fields[9])
-        for key in self.replicas("voting"):
-            # The replica's relay runs as its child (relay_process.py), and dies with it.
-            for pid in (self.pid(key), *child_pids(self.pid(key))):
-                fd_dir = Path(f"/proc/{pid}/fd")
-                try:
-                    links = {os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)}
-                except OSError:
-                    continue
-                if any(f"socket:[{inode}]" in links for inode in inodes):
-                    return key
-        return None
+        return owner_of_local_port(port, {key: self.pid(key) for key in self.replicas("voting")})
 
     def outbox_heads(self) -> dict[str, int]:
         return {s: self.rows(s, "SELECT coalesce(max(position), 0) AS p FROM outbox")[0]["p"] for s in PRODUCERS}

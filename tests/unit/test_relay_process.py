@@ -8,7 +8,7 @@ import os
 import pytest
 
 from congress.messaging.relay import RelayReport
-from congress.messaging.relay_process import PipeReport, apply_report
+from congress.messaging.relay_process import PipeReport, _log_level, apply_report
 
 
 class Recorder(RelayReport):
@@ -51,3 +51,7 @@ def test_an_unreadable_line_is_logged_and_changes_nothing(line: bytes, caplog: p
         apply_report(line, recorder)
     assert recorder.seen == []
     assert "unreadable report line" in caplog.text
+
+
+def test_the_log_level_is_read_as_the_service_reads_it() -> None:
+    assert [_log_level(text) for text in ("debug", "WARNING", "10", " 20 ", "")] == ["DEBUG", "WARNING", 10, 20, "INFO"]

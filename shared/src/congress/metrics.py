@@ -28,6 +28,9 @@ VOTES_GATHERED = Histogram(
     "Delegates' votes the gateway sent to voting in one call (gateway/gathering.py)",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+RELAY_RESTARTS = Counter(
+    "congress_relay_restarts_total", "Times the service started its relay process again after it exited"
+)
 OUTBOX_PENDING = Gauge("congress_outbox_pending", "Committed events not yet confirmed by the broker")
 
 _serving = False

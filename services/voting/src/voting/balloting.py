@@ -374,7 +374,8 @@ def cast_votes(store: Any, votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _gathered_vote(item: Any) -> dict[str, Any]:
     """One vote of a batch, validated; a ballot id that cannot be one (it came in the URL's path)
-    is a ballot not found, as it is for a vote cast alone."""
+    is a ballot not found. (A vote cast alone answers an unknown credential before an unknown
+    ballot; here such an id is refused first. Neither answer tells anything about the other.)"""
     try:
         return load(_GATHERED_VOTE, item)
     except InvalidInput as exc:

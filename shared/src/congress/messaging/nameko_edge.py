@@ -44,7 +44,7 @@ from congress.logs import set_correlation_id
 from congress.messaging import relay_process, topology
 from congress.messaging.relay import RELAY_RETRY_MAX, EventPublisher, OutboxRelay, RelayReport, relay_forever
 from congress.messaging.store import UnitOfWork, database_url, is_postgres, make_engine, read_outbox
-from congress.metrics import EVENTS_HANDLED, serve_if_configured
+from congress.metrics import EVENTS_HANDLED, RELAY_RESTARTS, serve_if_configured
 from congress.proof import CALL_PROOF, EVENT_PROOF, InvalidProof, sign_call, verify_call, verify_event
 from congress.rpc import call_deadline  # (importing it also lets domain errors cross RPC intact)
 
@@ -307,6 +307,8 @@ class LogContext(DependencyProvider):
         set_correlation_id(None)
 
 
+RELAY_STEADY = 30.0  # seconds: a relay process that ran this long and exited was not crash-looping
+
 # os unpatched: eventlet's green read and write wait for the hub before every call, and two
 # greenthreads committing at once would then both wait to write the same pipe (which it refuses).
 _os = eventlet.patcher.original("os")
@@ -374,7 +376,8 @@ class RelayChild:
         return self.process.wait()
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Close the doorbell: the relay ends its cycle in hand and exits; killed after `timeout`."""
+        """Close the doorbell: the relay ends its cycle in hand and exits; killed after `timeout`
+        (0: at once)."""
         doorbell, self._doorbell = self._doorbell, None
         if doorbell is not None:
             os.close(doorbell)
@@ -383,7 +386,8 @@ class RelayChild:
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            log.warning("relay process did not stop within %.0fs; killing it", timeout)
+            if timeout:
+                log.warning("relay process did not stop within %.0fs; killing it", timeout)
             self.process.kill()
             self.process.wait()
 
@@ -441,7 +445,11 @@ class Store(DependencyProvider):
             self.relay_child.stop()
 
     def kill(self) -> None:
-        self.stop()
+        self._running = False
+        if self.relay_child is not None:
+            self.relay_child.stop(timeout=0)  # killed: no waiting for its cycle
+        else:
+            self.wake_relay()
 
     def get_dependency(self, worker_ctx: Any) -> StoreAccess:
         return StoreAccess(self, worker_ctx.data.get("correlation_id"))
@@ -467,19 +475,32 @@ class Store(DependencyProvider):
         relay_forever(self.relay, wait, eventlet.sleep, lambda: self._running, self.poll_interval)
 
     def _follow_relay_child(self) -> None:
-        """Keep the relay process running while the service runs; a new one if it exits."""
-        assert self.relay_child is not None
+        """Keep the relay process running while the service runs: another if it exits, after a
+        pause that grows while they keep exiting soon after their start."""
+        child = self.relay_child
+        assert child is not None
         report, pause = RelayReport(), self.poll_interval
-        while True:
-            code = self.relay_child.follow(report)
+        while self._running:
+            started = time.monotonic()
+            code = child.follow(report)
             if not self._running:
                 return
+            RELAY_RESTARTS.inc()
+            if time.monotonic() - started > RELAY_STEADY:
+                pause = self.poll_interval  # it had been running well: not a crash loop
             log.warning("relay process exited with %s; starting another in %.1fs", code, pause)
-            eventlet.sleep(pause)
-            pause = min(pause * 2, RELAY_RETRY_MAX)
+            while True:
+                eventlet.sleep(pause)
+                pause = min(pause * 2, RELAY_RETRY_MAX)
+                if not self._running:
+                    return
+                try:
+                    child.start()
+                    break
+                except OSError as exc:  # no process to be had now (fork refused): events wait
+                    log.warning("relay process could not start (%s); trying again in %.1fs", exc, pause)
             if not self._running:
-                return
-            self.relay_child.start()
+                child.stop()  # the service stopped while it started: nobody else will stop it
 
     def _heartbeat_forever(self) -> None:
         path = heartbeat_path(self.container.service_name)

@@ -12,8 +12,9 @@ The service's process starts it and is its only link:
   type), which the service adds to its own /metrics.
 
 The relay also dies with the service (PR_SET_PDEATHSIG), so a `kill -9` of a replica takes its relay
-with it and the lock it may hold; a standby takes over as before. Secrets reach it in its
-environment, never in its command line.
+with it and the lock it may hold; a standby takes over as before. A standby relay (another replica
+leads) drains the rings without acting on them, and stops at end of file all the same. Secrets
+reach it in its environment, never in its command line.
 """
 
 from __future__ import annotations
@@ -85,13 +86,23 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
+def _log_level(text: str) -> int | str:
+    """LOG_LEVEL as the service reads it: a name in any case, or a number."""
+    text = text.strip() or "INFO"
+    return int(text) if text.isdigit() else text.upper()
+
+
 def _configure_logging() -> None:
     from congress.logs import JsonFormatter, QuietLibraries
 
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(QuietLibraries())
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), handlers=[handler])
+    try:
+        logging.basicConfig(level=_log_level(os.environ.get("LOG_LEVEL", "")), handlers=[handler])
+    except ValueError:  # a level the service would refuse too: say so, and relay anyway
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        log.warning("relay process: LOG_LEVEL=%r is not a level; INFO instead", os.environ.get("LOG_LEVEL"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,16 +116,24 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal running
         running = False
 
-    # The service stops us (end of file on the doorbell); a terminal's Ctrl-C or a TERM sent to the
-    # whole group ends the cycle in hand first, never in the middle of a batch.
-    signal.signal(signal.SIGINT, stop)
+    # The service stops us: end of file on the doorbell. A TERM ends the cycle in hand first, never
+    # in the middle of a batch; a terminal's Ctrl-C is the service's to act on, not ours.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, stop)
 
-    def wait(seconds: float) -> None:
+    def doorbell(seconds: float) -> None:
+        """Up to `seconds` for a ring; end of file (the service stopped, or is gone) stops us."""
         nonlocal running
-        ready, _, _ = select.select([wake_fd], [], [], seconds)
+        ready, _, _ = select.select([wake_fd], [], [], max(seconds, 0.0))
         if ready and not os.read(wake_fd, 65536):
-            running = False  # the service closed the doorbell: it stops, or it is gone
+            running = False
+
+    def rest(seconds: float) -> None:
+        """A standby's pause: rings are drained, not obeyed (they would make it try for the lead at
+        every commit), but end of file ends it at once."""
+        deadline = time.monotonic() + seconds
+        while running and (left := deadline - time.monotonic()) > 0:
+            doorbell(left)
 
     from congress.messaging.store import make_engine
 
@@ -122,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     relay = OutboxRelay(engine, EventPublisher(os.environ[ENV_AMQP_URI], service), report=PipeReport(report_fd))
     log.info("relay process for %s started", service)
     try:
-        relay_forever(relay, wait, time.sleep, lambda: running, float(os.environ.get(ENV_POLL_INTERVAL, "0.5")))
+        relay_forever(relay, doorbell, rest, lambda: running, float(os.environ.get(ENV_POLL_INTERVAL, "0.5")))
     finally:
         engine.dispose()
     return 0
