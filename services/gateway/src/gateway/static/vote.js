@@ -13,7 +13,8 @@
   var CREDENTIAL = "congress.credential";
   var BALLOT = "congress.ballot.";
   var state = {
-    credential: null, member: null, bodies: {}, ballots: {}, loaded: false, refresh: null, expected: null, stream: null
+    credential: null, member: null, bodies: {}, ballots: {}, loaded: false, refresh: null, expected: null, stream: null,
+    session: 0  // a new one at each sign-in and sign-out: an answer to an older one is stale
   };
 
   function $(id) { return document.getElementById(id); }
@@ -108,6 +109,7 @@
       return;
     }
     field.removeAttribute("aria-invalid");
+    state.session += 1;
     state.credential = credential;
     signInButton().disabled = true;  // one attempt at a time
     say("Signing in…");
@@ -132,6 +134,7 @@
   }
 
   function signOut(message) {
+    state.session += 1;  // answers still on their way were for the delegate signed in until now
     Object.keys(sessionStorage).forEach(function (key) {
       if (key.indexOf("congress.") === 0) { sessionStorage.removeItem(key); }
     });
@@ -154,7 +157,9 @@
   }
 
   function load(signingIn) {
+    var session = state.session;
     return api("GET", "/api/v1/me/ballots").then(function (answer) {
+      if (session !== state.session) { return; }  // signed out meanwhile: it must not sign them back in
       if (answer.ok) {
         sessionStorage.setItem(CREDENTIAL, state.credential);
         show(answer.data, signingIn);
@@ -408,7 +413,9 @@
     keep(ballot.id, record);
     say("Casting your vote…");
     var body = Object.assign({ request_id: record.request_id }, vote);
+    var session = state.session;
     api("POST", "/api/v1/ballots/" + encodeURIComponent(ballot.id) + "/votes", body).then(function (answer) {
+      if (session !== state.session) { return; }  // signed out meanwhile: the ballot is no longer shown
       if (answer.ok) {
         record.receipt = answer.data.receipt;
         keep(ballot.id, record);
