@@ -189,13 +189,19 @@ def test_the_pages_list_is_a_delegates_own_and_other_tokens_are_refused_as_docum
     assert hall.stack.api("GET", "/api/v1/me/ballots", token=None).status_code == 401
 
 
-def test_a_revoked_credential_is_refused_with_a_clear_message(hall: Hall, congress: Congress, open_page: Any) -> None:
+def about_to_vote_no(hall: Hall, congress: Congress, open_page: Any) -> tuple[Any, Any, Delegate]:
+    """A delegate signed in, with "No" chosen on an open motion: (page, its card, the delegate)."""
     motion, _ = table_and_open(hall.stack, congress.body_id)
     delegate = congress.delegates[3]
     page = open_page().page
     sign_in(page, hall, delegate)
     card = page.get_by_role("article", name=f"Motion: {motion['title']}")
     card.get_by_role("button", name="No", exact=True).click()
+    return page, card, delegate
+
+
+def test_a_revoked_credential_is_refused_with_a_clear_message(hall: Hall, congress: Congress, open_page: Any) -> None:
+    page, card, delegate = about_to_vote_no(hall, congress, open_page)
 
     ok(hall.stack.api("DELETE", f"/api/v1/members/{delegate.member_id}/credential"))
     card.get_by_role("button", name="Cast my vote").click()
@@ -221,12 +227,7 @@ def test_a_list_read_before_a_revocation_does_not_sign_the_delegate_back_in(
     """The page re-reads its ballots when one opens. A reading sent before the credential was
     revoked, and answered (200) after a refused vote has signed the delegate out, is stale: the
     page stays signed out, the reason in view. (Seen once in CI as a flaky test.)"""
-    motion, _ = table_and_open(hall.stack, congress.body_id)
-    delegate = congress.delegates[3]
-    page = open_page().page
-    sign_in(page, hall, delegate)
-    card = page.get_by_role("article", name=f"Motion: {motion['title']}")
-    card.get_by_role("button", name="No", exact=True).click()
+    page, card, delegate = about_to_vote_no(hall, congress, open_page)
 
     # The next reading is held: answered by the server now, delivered to the page later.
     held: list[tuple[Any, Any]] = []
