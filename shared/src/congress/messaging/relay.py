@@ -455,7 +455,7 @@ def relay_forever(
     poll_interval: float,
 ) -> None:
     """Relay until `running()` is false. `wait(seconds)` returns early when a commit rings the
-    doorbell; `sleep(seconds)` does not."""
+    doorbell; `sleep(seconds)`, a standby's pause, does not (it may end early only to stop)."""
     backoff = poll_interval
     busy_until = 0.0
     while running():
