@@ -103,16 +103,20 @@ class WebhookUrl(HttpUrl):
         super().__init__(validate=[validate.Length(max=2000), _public_host], **kwargs)
 
 
-class Request(Schema):
+class Exact(Schema):
+    """Exactly its declared fields: a field more is refused, not passed on."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Request(Exact):
     """What a caller sends: no field it does not know, no string a store cannot keep.
 
     JSON_SCHEMA: what a validator says that apispec cannot, merged into the OpenAPI document."""
 
     JSON_SCHEMA: ClassVar[dict[str, Any]] = {}
     PASSED_ON: ClassVar[tuple[str, ...]] = ()  # fields another schema validates, strings and all
-
-    class Meta:
-        unknown = RAISE
 
     @pre_load
     def _storable(self, data: Any, **_: Any) -> Any:
@@ -567,12 +571,9 @@ class GatheredVote(Request):
     correlation_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
-class GatheredVotes(Schema):
+class GatheredVotes(Exact):
     """A batch of GatheredVote, each validated on its own: one vote's mistake is its own answer,
     never its neighbours' (so the gateway passes votes on unchecked)."""
-
-    class Meta:
-        unknown = RAISE
 
     votes = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=1000))
 
@@ -621,13 +622,6 @@ class CandidateNomination(Request):
 
 # A delegate's own (GET /api/v1/me/ballots: the voting page's list). Exactly what the gateway
 # answers (gateway/pages.py), no field more: never who voted, only what each ballot is about.
-
-
-class Exact(Schema):
-    """An answer of exactly its declared fields: a field more is refused, not passed on."""
-
-    class Meta:
-        unknown = RAISE
 
 
 class MyMemberView(Exact):
